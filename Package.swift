@@ -1,0 +1,63 @@
+// swift-tools-version: 6.0
+// ipet-swift: converts pretrained audio-transformer checkpoints and runs IPET-tuned audio models on the CPU.
+//
+// Layers, bottom to top (nothing below imports anything above):
+//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5)
+//   IPETFormats  - file formats: strict JSON, memory-mapped files, safetensors
+//   IPETTensor   - Float32 tensors (owned or mmapped views), BLAS GEMM, element-wise kernels, threads
+//   IPETAudio    - decoding, resampling, Kaldi fbank
+//   IPETModels   - AST, wav2vec 2.0, heads, IPET prompts and adapters
+//   IPETEngine   - backbones + packs, batch inference, metrics
+//   ipet         - the command-line tool
+// Tuning flags (e.g. -Xswiftc -target-cpu -Xswiftc haswell) go on the command line, never here.
+import PackageDescription
+
+let package = Package(
+    name: "ipet-swift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "IPET", targets: ["IPETEngine"]),
+        .executable(name: "ipet", targets: ["ipet"]),
+        .executable(name: "SafeTensorsFuzz", targets: ["SafeTensorsFuzz"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "IPETFormats"),
+        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS"]),
+        .target(name: "IPETAudio", dependencies: ["IPETTensor", "CFFTW", "CSndFile", "CSoxr"]),
+        .target(
+            name: "IPETModels",
+            dependencies: ["IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "IPETEngine",
+            dependencies: [
+                "IPETFormats", "IPETTensor", "IPETAudio", "IPETModels",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "ipet",
+            dependencies: [
+                "IPETEngine", "IPETFormats", "IPETTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // libFuzzer entry point: `swift build --sanitize fuzzer --product SafeTensorsFuzz` (see README).
+        .executableTarget(name: "SafeTensorsFuzz", dependencies: ["IPETFormats"]),
+
+        .target(name: "IPETTestSupport", dependencies: ["IPETFormats", "IPETTensor"], path: "Tests/IPETTestSupport"),
+        .testTarget(name: "IPETFormatsTests", dependencies: ["IPETFormats", "IPETTestSupport"]),
+        .testTarget(name: "IPETTensorTests", dependencies: ["IPETTensor", "IPETTestSupport"]),
+        .testTarget(name: "IPETAudioTests", dependencies: ["IPETAudio", "IPETTestSupport"]),
+        .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETEngine", "IPETTestSupport"]),
+        .testTarget(name: "IPETCLITests", dependencies: ["IPETTestSupport"]),
+    ]
+)
