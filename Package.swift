@@ -33,7 +33,7 @@ let package = Package(
 
         .target(name: "IPETFormats"),
         .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS"]),
-        .target(name: "IPETAudio", dependencies: ["IPETTensor", "CFFTW", "CSndFile", "CSoxr"]),
+        .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",
             dependencies: ["IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log")]),
@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "IPETTensorTests", dependencies: ["IPETTensor", "IPETTestSupport"]),
         .testTarget(name: "IPETAudioTests", dependencies: ["IPETAudio", "IPETTestSupport"]),
         .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETEngine", "IPETTestSupport"]),
-        .testTarget(name: "IPETCLITests", dependencies: ["IPETTestSupport"]),
+        .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETTestSupport"]),
     ]
 )

@@ -130,10 +130,16 @@ public struct JSONParser {
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        var copy = text
-        return try copy.withUTF8 { (buffer) throws(JSONParseError) -> JSONValue in
-            try parse(UnsafeRawBufferPointer(buffer), maxDepth: maxDepth)
+        let bytes = Array(text.utf8)
+        var result: Result<JSONValue, JSONParseError> = .success(.null)
+        bytes.withUnsafeBytes { buffer in
+            do throws(JSONParseError) {
+                result = .success(try parse(buffer, maxDepth: maxDepth))
+            } catch {
+                result = .failure(error)
+            }
         }
+        return try result.get()
     }
 
     private init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
@@ -153,7 +159,7 @@ public struct JSONParser {
     }
 
     private mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
-        let count = literal.utf8CodeUnitsCount
+        let count = literal.utf8CodeUnitCount
         guard bytes.count - index >= count else { throw fail("truncated literal") }
         let base = literal.utf8Start
         for i in 0..<count where bytes[index + i] != base[i] {

@@ -63,7 +63,11 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 public enum AtomicFile {
     public static func write(_ data: [UInt8], to path: String) throws(FileError) {
         try write(to: path) { (fd) throws(FileError) in
-            try data.withUnsafeBytes { (buffer) throws(FileError) in try writeAll(fd, buffer, path: path) }
+            var failure: FileError?
+            data.withUnsafeBytes { buffer in
+                do throws(FileError) { try writeAll(fd, buffer, path: path) } catch { failure = error }
+            }
+            if let failure { throw failure }
         }
     }
 
@@ -72,7 +76,7 @@ public enum AtomicFile {
         let temp = "\(path).tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError(path: path, reason: MappedFile.errnoText("cannot create")) }
-        do {
+        do throws(FileError) {
             try body(fd)
             guard fsync(fd) == 0 else { throw FileError(path: path, reason: MappedFile.errnoText("cannot sync")) }
         } catch {

@@ -1,0 +1,73 @@
+import CBLAS
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The process-wide thread budget for computation (`--threads`).
+///
+/// Why one budget: OpenBLAS's own pthreads and our parallel loops must never be stacked on the same cores
+/// (2 cores running 4 busy threads lose, SWIFT-NOTES §3). So OpenBLAS always runs single-threaded and all
+/// parallelism is ours: big GEMMs are split into row blocks, attention runs heads in parallel, batches run items
+/// in parallel, each block calling single-threaded BLAS.
+public enum ComputeThreads {
+    nonisolated(unsafe) private static var configured = 0
+
+    /// Number of threads our parallel loops use. Defaults to the number of online cores.
+    public static var count: Int {
+        if configured == 0 { configure(0) }
+        return configured
+    }
+
+    /// Sets the budget (0 = one per core). Call once at start-up, before any computation.
+    public static func configure(_ threads: Int) {
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        configured = threads > 0 ? threads : cores
+        openblas_set_num_threads(1)
+    }
+
+    /// Runs `body(chunk)` for `chunks` chunks, on up to `count` threads. With one thread it runs inline.
+    public static func parallelFor(_ chunks: Int, _ body: @Sendable (Int) -> Void) {
+        guard chunks > 0 else { return }
+        if chunks == 1 || count == 1 {
+            for i in 0..<chunks { body(i) }
+            return
+        }
+        let workers = min(chunks, count)
+        if workers == chunks {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+            return
+        }
+        // More chunks than threads: each worker takes a strided share, so no more than `count` run at once.
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var i = w
+            while i < chunks {
+                body(i)
+                i += workers
+            }
+        }
+    }
+
+    /// Splits `0..<n` into at most `count` contiguous ranges of at least `minimum` elements each.
+    public static func ranges(_ n: Int, minimum: Int = 1) -> [Range<Int>] {
+        guard n > 0 else { return [] }
+        let parts = max(1, min(count, n / max(1, minimum)))
+        var out: [Range<Int>] = []
+        out.reserveCapacity(parts)
+        for p in 0..<parts {
+            let lo = n * p / parts
+            let hi = n * (p + 1) / parts
+            if hi > lo { out.append(lo..<hi) }
+        }
+        return out
+    }
+}
+
+/// A pointer that may cross into `@Sendable` closures. The caller guarantees that concurrent users touch
+/// disjoint elements (the Swift 6 checker cannot see that).
+public struct SendablePointer<T>: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<T>
+    @inlinable public init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+    @inlinable public init(_ pointer: UnsafePointer<T>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
+}

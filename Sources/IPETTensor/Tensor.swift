@@ -1,0 +1,134 @@
+import IPETFormats
+
+/// Float32 memory that is either owned (allocated, zero-filled, freed on deinit) or a read-only view into a
+/// memory-mapped file that `keepAlive` holds open.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    public let isMapped: Bool
+    private let keepAlive: AnyObject?
+
+    /// Zero-filled owned storage. Allocation is 64-byte aligned for SIMD and BLAS.
+    public init(count: Int) {
+        precondition(count >= 0)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+        self.count = count
+        isMapped = false
+        keepAlive = nil
+    }
+
+    /// A view of mapped memory; the pointer must be 4-byte aligned and stay valid while `owner` lives.
+    public init(mapped pointer: UnsafePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = UnsafeMutablePointer(mutating: pointer)
+        self.count = count
+        isMapped = true
+        keepAlive = owner
+    }
+
+    deinit {
+        if !isMapped { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
+}
+
+/// A dense row-major Float32 tensor.
+///
+/// Weights loaded from safetensors F32 data are zero-copy views of the mapped file (read-only); everything
+/// else owns its memory. The value is cheap to copy (it shares storage).
+public struct Tensor: @unchecked Sendable, CustomStringConvertible {
+    public let shape: [Int]
+    public let storage: TensorStorage
+    /// Element offset of this tensor inside `storage` (views of a slice share the parent's storage).
+    public let offset: Int
+
+    public var count: Int { shape.reduce(1, *) }
+    public var rank: Int { shape.count }
+    public var isMapped: Bool { storage.isMapped }
+
+    /// Read-only pointer to the first element.
+    public var data: UnsafePointer<Float> { UnsafePointer(storage.pointer + offset) }
+
+    /// Writable pointer; only owned tensors may be written.
+    public var mutableData: UnsafeMutablePointer<Float> {
+        precondition(!storage.isMapped, "mapped tensors are read-only")
+        return storage.pointer + offset
+    }
+
+    public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: data, count: count) }
+
+    public init(zeros shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 })
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *))
+        offset = 0
+    }
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        self.init(zeros: shape)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { mutableData.update(from: base, count: values.count) }
+        }
+    }
+
+    public init(shape: [Int], storage: TensorStorage, offset: Int = 0) {
+        precondition(offset + shape.reduce(1, *) <= storage.count)
+        self.shape = shape
+        self.storage = storage
+        self.offset = offset
+    }
+
+    /// The same elements under another shape.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        return Tensor(shape: newShape, storage: storage, offset: offset)
+    }
+
+    /// Rows `[start, start+count)` of the first axis, sharing storage.
+    public func rows(_ start: Int, count n: Int) -> Tensor {
+        precondition(rank >= 1 && start >= 0 && start + n <= shape[0])
+        let inner = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [n] + shape.dropFirst(), storage: storage, offset: offset + start * inner)
+    }
+
+    /// An owned, writable copy.
+    public func copy() -> Tensor {
+        let t = Tensor(zeros: shape)
+        t.mutableData.update(from: data, count: count)
+        return t
+    }
+
+    public var array: [Float] { Array(buffer) }
+
+    public var description: String { "Tensor\(shape)\(isMapped ? " (mapped)" : "")" }
+}
+
+extension Tensor {
+    /// Loads a floating-point tensor from a safetensors file. Little-endian F32 data aligned to 4 bytes is used
+    /// in place (zero-copy); F16, BF16, F64 and unaligned F32 are converted into owned memory.
+    public static func load(_ name: String, from file: SafeTensorsFile) throws(SafeTensorsError) -> Tensor {
+        guard let info = file.info(name) else {
+            throw SafeTensorsError(path: file.path, tensor: name, problem: .missingTensor)
+        }
+        return try load(info, from: file)
+    }
+
+    public static func load(_ info: SafeTensorInfo, from file: SafeTensorsFile) throws(SafeTensorsError) -> Tensor {
+        guard info.dtype.isFloatConvertible else {
+            throw SafeTensorsError(path: file.path, tensor: info.name, problem: .unsupportedDType(info.dtype.rawValue))
+        }
+        let raw = file.rawBytes(info)
+        if info.dtype == .f32, info.elementCount > 0, let base = raw.baseAddress,
+            Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+        {
+            let storage = TensorStorage(
+                mapped: base.assumingMemoryBound(to: Float.self), count: info.elementCount, owner: file.storageOwner)
+            return Tensor(shape: info.shape, storage: storage)
+        }
+        let t = Tensor(zeros: info.shape)
+        if info.elementCount > 0 {
+            convertToFloat(raw, dtype: info.dtype, into: UnsafeMutableBufferPointer(start: t.mutableData, count: info.elementCount))
+        }
+        return t
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import IPETTensor
+
+@main
+struct IPETCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ipet",
+        abstract: "Convert audio-transformer checkpoints and run IPET-tuned audio models on the CPU.",
+        subcommands: [InspectCommand.self, BenchCommand.self])
+}
+
+/// Options every compute command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for computation (0 = one per core). BLAS and our own loops share this budget.")
+    var threads: Int = 0
+
+    func validate() throws {
+        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or a positive number") }
+    }
+
+    func apply() { ComputeThreads.configure(threads) }
+}
+
+/// Prints `error: <message>` on stderr and exits with status 1: one line that names the file and the problem.
+func fail(_ error: Error) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode(1)
+}
+
+/// Writes text to standard output without buffering surprises.
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import IPETEngine
+import IPETFormats
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Validate a checkpoint and show its metadata, tensors and architecture.",
+        discussion: """
+            PATH is a safetensors file or a Hugging Face model folder (config.json + model.safetensors).
+            A malformed file is reported on one line (file and problem) with exit status 1.
+            """)
+
+    @Argument(help: "A .safetensors file or a model folder.")
+    var path: String
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    func run() throws {
+        let report: CheckpointInspection
+        do {
+            report = try CheckpointInspection.inspect(path)
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            emit(report.json.prettyText + "\n")
+            return
+        }
+        var out = "path:         \(report.path)\n"
+        out += "format:       \(report.format)\n"
+        if let arch = report.architecture {
+            out += "architecture: \(arch.displayName)"
+            if !report.configClasses.isEmpty { out += " [\(report.configClasses.joined(separator: ", "))]" }
+            out += "\n"
+        } else {
+            out += "architecture: unknown\(report.modelType.map { " (model_type \"\($0)\")" } ?? "")\n"
+        }
+        if !report.metadata.isEmpty {
+            out += "metadata:\n"
+            for (k, v) in report.metadata {
+                let shown = v.count > 120 ? String(v.prefix(117)) + "..." : v
+                out += "  \(k) = \(shown)\n"
+            }
+        }
+        let nameWidth = max(4, report.tensors.map(\.name.count).max() ?? 0)
+        out += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  dtype  " + "shape".padding(toLength: 22, withPad: " ", startingAt: 0) + "bytes\n"
+        for t in report.tensors {
+            let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
+            out += t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+                + t.dtype.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
+                + shape.padding(toLength: max(22, shape.count + 1), withPad: " ", startingAt: 0) + "\(t.bytes)\n"
+        }
+        out += "\ntensors:      \(report.tensors.count)\n"
+        out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))\n"
+        out += "bytes:        \(report.byteCount)\n"
+        emit(out)
+    }
+}
+
+/// 86594063 → "86.59 M".
+func formatCount(_ n: Int) -> String {
+    if n >= 1_000_000 { return String(format: "%.3f M", Double(n) / 1e6) }
+    if n >= 1_000 { return String(format: "%.1f k", Double(n) / 1e3) }
+    return "\(n)"
+}
