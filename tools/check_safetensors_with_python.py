@@ -48,11 +48,12 @@ TORCH_DTYPE_NAMES = {
     torch.bool: "BOOL",
 }
 for _attr, _name in [("uint16", "U16"), ("uint32", "U32"), ("uint64", "U64"), ("complex64", "C64"),
-                     ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")]:
+                     ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2"), ("float8_e8m0fnu", "F8_E8M0"),
+                     ("float8_e4m3fnuz", "F8_E4M3FNUZ"), ("float8_e5m2fnuz", "F8_E5M2FNUZ")]:
     if hasattr(torch, _attr):
         TORCH_DTYPE_NAMES[getattr(torch, _attr)] = _name
 
-# deserialize() reports lower-case long names; map them to header spellings.
+# deserialize() reports header spellings (safetensors 0.8.0); map long names too, in case a version differs.
 RAW_DTYPE_NAMES = {
     "float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64", "int64": "I64", "int32": "I32",
     "int16": "I16", "int8": "I8", "uint8": "U8", "uint16": "U16", "uint32": "U32", "uint64": "U64",
@@ -184,7 +185,8 @@ def check_file(path: Path, quiet: bool) -> bool:
         try:
             expected = json.loads(expected_path.read_text())
         except json.JSONDecodeError as e:
-            expected, _ = None, problems.append(f"{expected_path.name}: invalid JSON ({e})")
+            expected = None
+            problems.append(f"{expected_path.name}: invalid JSON ({e})")
         if isinstance(expected, dict) and "tensors" in expected:
             problems += compare(path, expected, raw, metadata, order)
 

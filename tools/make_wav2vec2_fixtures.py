@@ -48,7 +48,7 @@ SR = 16000
 DEFAULT_KERNELS = (10, 3, 3, 3, 3, 2, 2)
 DEFAULT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 SHORT_KERNELS = (10, 3, 3)
-SHORT_STRIDES = (5, 4, 4)
+SHORT_STRIDES = (5, 4, 8)
 
 PARAM_G = "encoder.pos_conv_embed.conv.parametrizations.weight.original0"
 PARAM_V = "encoder.pos_conv_embed.conv.parametrizations.weight.original1"
@@ -211,7 +211,7 @@ SPECS = [
         ),
         do_normalize=False,
         return_attention_mask=False,
-        notes="3-layer conv stack with unequal widths (24, 32, 40), kernels (10,3,3), strides (5,4,4) and an odd "
+        notes="3-layer conv stack with unequal widths (24, 32, 40), kernels (10,3,3), strides (5,4,8) and an odd "
         "positional-conv kernel: proves conv_dim/conv_kernel/conv_stride are read from the config",
     ),
     Spec(
@@ -296,6 +296,7 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
         return torch.rand(shape, generator=gen) * (hi - lo) + lo
 
     head_prefixes = ("projector", "classifier", "feature_extractor.", "tdnn")
+    last_conv = f"feature_extractor.conv_layers.{len(model.config.conv_kernel) - 1}."
     seen = set()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -314,6 +315,10 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 val = uniform(shape, -1.0, 1.0)
             elif name.startswith("objective"):
                 val = normal(shape, 1.0)
+            elif last_conv + "layer_norm" in name:
+                # Small output of the conv stack => the feature-projection LayerNorm sees a small variance
+                # (~1e-3), so its eps (config.layer_norm_eps) visibly matters.  "layer" mode only.
+                val = normal(shape, 0.015, 0.06) if name.endswith("weight") else normal(shape, 0.02)
             elif ("layer_norm" in name) and name.endswith("weight"):
                 val = normal(shape, 0.2, 1.0)
             elif ("layer_norm" in name) and name.endswith("bias"):
@@ -323,11 +328,17 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
             elif "feature_extractor.conv_layers" in name and name.endswith("conv.weight"):
                 fan_in = shape[1] * shape[2]
                 val = normal(shape, (2.0 / fan_in) ** 0.5)
+                if last_conv in name and model.config.feat_extract_norm == "group":
+                    val *= 0.05  # same purpose as the small last conv LayerNorm weight in "layer" mode
             elif name.endswith("weight") and p.dim() == 2:
                 fan_in = shape[1]
-                if is_head:
-                    # heads: ~0.3 per element for the small output layers, 1/sqrt(fan_in) scaled up otherwise
-                    val = normal(shape, max(0.3, 1.5 / fan_in**0.5))
+                if name.startswith("tdnn"):
+                    val = normal(shape, (2.0 / fan_in) ** 0.5)  # ReLU follows: keep the variance
+                elif name.startswith("projector"):
+                    val = normal(shape, 1.0 / fan_in**0.5)
+                elif is_head:
+                    # small output layers: ~0.3 per element (keeps pooled outputs O(1) but clip-dependent)
+                    val = normal(shape, 1.5 / fan_in**0.5)
                 else:
                     val = normal(shape, 1.0 / fan_in**0.5)
             else:
@@ -553,8 +564,8 @@ def tdnn_receptive(cfg) -> int:
 
 BUGS = {
     "none": "correct implementation",
-    "pos_conv_drop_first": "even pos-conv kernel: drop the FIRST output frame instead of the last",
-    "pos_conv_no_pad_odd": "odd pos-conv kernel: pad k//2 left and (k//2 - 1) right, i.e. treat it like an even kernel",
+    "pos_conv_shift": "positional conv window one frame late (even K: drop the FIRST output frame instead of the "
+    "last; odd K: pad K//2-1 left and K//2+1 right)",
     "ln_eps_1e-12": "LayerNorms that use config.layer_norm_eps use 1e-12 instead",
     "conv_ln_eps_from_config": "conv-stack LayerNorms use config.layer_norm_eps instead of 1e-5",
     "groupnorm_eps_1e-12": "conv layer-0 GroupNorm uses eps 1e-12 instead of 1e-5",
@@ -670,12 +681,12 @@ class NumpyWav2Vec2:
         K = self.cfg["num_conv_pos_embeddings"]
         G = self.cfg["num_conv_pos_embedding_groups"]
         b = self.p["encoder.pos_conv_embed.conv.bias"]
-        if self.bug == "pos_conv_no_pad_odd" and K % 2 == 1:
-            y = self.conv1d(h.T, self.pos_w, b, pad_left=K // 2, pad_right=K // 2 - 1, groups=G)
+        if self.bug == "pos_conv_shift":
+            y = self.conv1d(h.T, self.pos_w, b, pad_left=K // 2 - 1, pad_right=K // 2 + 1, groups=G)
         else:
             y = self.conv1d(h.T, self.pos_w, b, pad_left=K // 2, pad_right=K // 2, groups=G)
-            if K % 2 == 0:
-                y = y[:, 1:] if self.bug == "pos_conv_drop_first" else y[:, :-1]
+        if K % 2 == 0:
+            y = y[:, :-1]
         return self.gelu(y).T
 
     def attention(self, h, pre, n_valid):
@@ -858,12 +869,66 @@ def head_keys(keys):
     return [k for k in keys if k.endswith((".logits", ".embeddings"))]
 
 
+INPUTS_FILE = "inputs.safetensors"
+
+
+def input_key(key: str, do_normalize: bool) -> str | None:
+    """Where an input tensor of a fixture lives in references/inputs.safetensors (None: not an input)."""
+    clip, _, what = key.partition(".")
+    if clip == "batch":
+        return key if what in ("input_values", "attention_mask") else None
+    if what == "waveform":
+        return key
+    if what == "input_values":
+        # do_normalize=False: the extractor only casts to float32 and adds the batch axis, so the waveform itself
+        # is the expected output (asserted in split_inputs); not stored twice
+        return f"{clip}.input_values.normalized" if do_normalize else f"{clip}.waveform"
+    return None
+
+
+def split_inputs(tensors: dict, spec: Spec, inputs: dict) -> dict:
+    """Move the (large, fixture-independent) inputs into the shared dict; check that fixtures agree on them."""
+    rest = {}
+    for k, v in tensors.items():
+        ik = input_key(k, spec.do_normalize)
+        if ik is None:
+            rest[k] = v
+            continue
+        if ik.endswith(".waveform") and k.endswith(".input_values"):
+            assert v.dtype == np.float32 and np.array_equal(v, inputs[ik][None]), (spec.name, k)
+        elif ik in inputs:
+            assert inputs[ik].dtype == v.dtype and np.array_equal(inputs[ik], v), (spec.name, k)
+        else:
+            inputs[ik] = v
+    return rest
+
+
+def load_references(out_dir: str, name: str):
+    """Per-fixture references merged with the shared inputs under the per-fixture key names."""
+    with safe_open(os.path.join(out_dir, "references", f"{name}.safetensors"), framework="np") as f:
+        ref = {k: f.get_tensor(k) for k in f.keys()}
+        meta = f.metadata()
+    with safe_open(os.path.join(out_dir, "references", INPUTS_FILE), framework="np") as f:
+        inputs = {k: f.get_tensor(k) for k in f.keys()}
+    dn = meta["do_normalize"] == "true"
+    for c in CLIPS + [ERROR_CLIP]:
+        ref[f"{c}.waveform"] = inputs[f"{c}.waveform"]
+    for c in meta["clips"].split(","):
+        iv = inputs[input_key(f"{c}.input_values", dn)]
+        ref[f"{c}.input_values"] = iv if iv.ndim == 2 else iv[None]
+    if "batch.clips" in meta:
+        ref["batch.input_values"] = inputs["batch.input_values"]
+        ref["batch.attention_mask"] = inputs["batch.attention_mask"]
+    return ref, meta
+
+
 def generate(out_dir: str, verbose=True) -> dict:
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     os.makedirs(os.path.join(out_dir, "references"), exist_ok=True)
     waves = make_waveforms()
     report = {"fixtures": {}}
     models = {}
+    inputs: dict[str, np.ndarray] = {}
     for spec in SPECS:
         if spec.same_weights_as:
             model = models[spec.same_weights_as]
@@ -904,8 +969,14 @@ def generate(out_dir: str, verbose=True) -> dict:
             reload_check=f"{reload_cls.__name__}.from_pretrained(<fixture dir>) reproduces every tensor within "
             f"{reload_diff:.1e}",
         )
+        meta["inputs_file"] = INPUTS_FILE
+        meta["input_values_key"] = (
+            "<clip>.input_values.normalized" if spec.do_normalize else "<clip>.waveform (do_normalize=false: the "
+            "extractor output is the waveform itself, shape [1, N])"
+        )
         ref_path = os.path.join(out_dir, "references", f"{spec.name}.safetensors")
-        np_save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, ref_path, metadata=meta)
+        outputs = split_inputs(tensors, spec, inputs)
+        np_save_file({k: np.ascontiguousarray(v) for k, v in outputs.items()}, ref_path, metadata=meta)
 
         # independent NumPy float64 implementation
         clips = meta["clips"].split(",")
@@ -930,6 +1001,28 @@ def generate(out_dir: str, verbose=True) -> dict:
             if not_covered:
                 print("   not covered by numpy:", not_covered)
         assert worst < 2e-5, (spec.name, rep["numpy_vs_transformers_worst_key"], worst)
+
+    # the waveforms of every fixture are the same: store them (and both extractor variants) once
+    for c, w in waves.items():
+        assert np.array_equal(inputs[f"{c}.waveform"], w)
+    imeta = {
+        "generator": "tools/make_wav2vec2_fixtures.py",
+        "transformers_version": transformers.__version__,
+        "sampling_rate": str(SR),
+        "clips": ",".join(CLIPS + [ERROR_CLIP]),
+        "waveform": "float32 [N] raw samples given to Wav2Vec2FeatureExtractor",
+        "input_values.normalized": "Wav2Vec2FeatureExtractor(do_normalize=True) output [1, N]",
+        "input_values.do_normalize_false": "Wav2Vec2FeatureExtractor(do_normalize=False) output is exactly "
+        "<clip>.waveform with a leading batch axis [1, N]; not stored separately",
+        "batch": "extractor(do_normalize=True)([one_frame, one_second, clip_3p7s], padding=True, "
+        "return_attention_mask=True); attention_mask stored as int64",
+        f"{ERROR_CLIP}.expect": "reject for the default 7-layer conv stack (needs >= 400 samples); short-conv "
+        "accepts it",
+    }
+    for c, w in waves.items():
+        imeta[f"{c}.samples"] = str(len(w))
+    np_save_file({k: np.ascontiguousarray(inputs[k]) for k in sorted(inputs)},
+                 os.path.join(out_dir, "references", INPUTS_FILE), metadata=imeta)
     return report
 
 
@@ -941,10 +1034,7 @@ def sensitivity(out_dir: str, names=None) -> dict:
     for spec in SPECS:
         if names and spec.name not in names:
             continue
-        ref_path = os.path.join(out_dir, "references", f"{spec.name}.safetensors")
-        with safe_open(ref_path, framework="np") as f:
-            ref = {k: f.get_tensor(k) for k in f.keys()}
-            meta = f.metadata()
+        ref, meta = load_references(out_dir, spec.name)
         clips = meta["clips"].split(",")
         d = os.path.join(out_dir, spec.name)
         row = {}

@@ -100,26 +100,6 @@ public struct ModelFolder: Sendable {
         guard case .object = config else { throw FileError(path: configPath, reason: "config.json is not a JSON object") }
         let preprocessorPath = url.appendingPathComponent("preprocessor_config.json").path
         preprocessorConfig = FileManager.default.fileExists(atPath: preprocessorPath) ? try JSONFile.read(preprocessorPath) : nil
-        let single = url.appendingPathComponent("model.safetensors").path
-        let index = url.appendingPathComponent("model.safetensors.index.json").path
-        if FileManager.default.fileExists(atPath: single) {
-            weightFiles = [single]
-        } else if FileManager.default.fileExists(atPath: index) {
-            let map = try JSONFile.read(index)
-            guard let entries = map["weight_map"]?.object else {
-                throw FileError(path: index, reason: "missing \"weight_map\" object")
-            }
-            var shards: [String] = []
-            for (_, value) in entries {
-                guard let shard = value.string, !shard.contains("/"), !shard.hasPrefix(".") else {
-                    throw FileError(path: index, reason: "weight_map entries must name shard files in the same folder")
-                }
-                let full = url.appendingPathComponent(shard).path
-                if !shards.contains(full) { shards.append(full) }
-            }
-            weightFiles = shards
-        } else {
-            throw FileError(path: path, reason: "no model.safetensors (or model.safetensors.index.json) in the folder")
-        }
+        weightFiles = try CheckpointImporter.weightFiles(in: url)
     }
 }

@@ -454,3 +454,15 @@ extension JSONValue {
         out += "\""
     }
 }
+
+extension JSONValue {
+    /// A Float written with its shortest round-tripping decimal (JSON has no NaN/Infinity: those become null).
+    public static func float(_ value: Float) -> JSONValue {
+        guard value.isFinite else { return .null }
+        return .double(Double(value.description) ?? Double(value))
+    }
+
+    public static func int(_ value: Int) -> JSONValue {
+        value < 0 ? .integer(.negative(Int64(value))) : .integer(.nonNegative(UInt64(value)))
+    }
+}

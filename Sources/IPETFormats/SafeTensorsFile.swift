@@ -175,7 +175,8 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Sendable, Equata
         case let .io(reason): return reason
         case let .headerTooSmall(n): return "file is \(n) bytes, too small for a safetensors header (needs at least 8)"
         case let .headerTooLarge(n): return "header length \(n) exceeds the 100 MB limit"
-        case let .headerPastEnd(n, len): return "header length \(n) runs past the end of the \(len)-byte file"
+        case let .headerPastEnd(n, len):
+            return "header length \(n) (ending at byte \(UInt64(8) &+ n)) runs past the end of the \(len)-byte file"
         case .headerNotUTF8: return "header is not valid UTF-8"
         case let .invalidJSON(why): return "header is not valid JSON: \(why)"
         case .headerNotObject: return "header is not a JSON object"
@@ -227,6 +228,8 @@ public struct SafeTensorsHeader: Sendable {
         tensors.reserveCapacity(members.count)
         for (name, value) in members {
             if name == "__metadata__" {
+                if value == .null { continue }  // the reference reads null as "no metadata"
+                if value["dtype"] != nil, value["data_offsets"] != nil { throw error(.reservedName, name) }
                 guard case let .object(entries) = value else {
                     throw error(.invalidMetadata("must be an object of strings"))
                 }

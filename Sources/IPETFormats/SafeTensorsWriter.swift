@@ -70,7 +70,7 @@ public struct SafeTensorsWriter {
         let order = entries.indices.sorted { a, b in
             let (x, y) = (entries[a], entries[b])
             if x.dtype != y.dtype { return x.dtype.writeRank > y.dtype.writeRank }
-            return x.name < y.name
+            return x.name.utf8.lexicographicallyPrecedes(y.name.utf8)  // byte order, as the reference
         }
         var members: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {

@@ -49,6 +49,27 @@ public enum ComputeThreads {
         }
     }
 
+    /// Like `parallelFor`, but also passes the index of the worker (0..<workers(chunks)) running the chunk, so
+    /// each worker can own a scratch buffer. Chunks of one worker run one after another.
+    public static func parallelForWorkers(_ chunks: Int, _ body: @Sendable (_ worker: Int, _ chunk: Int) -> Void) {
+        guard chunks > 0 else { return }
+        let workers = self.workers(chunks)
+        if workers == 1 {
+            for i in 0..<chunks { body(0, i) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var i = w
+            while i < chunks {
+                body(w, i)
+                i += workers
+            }
+        }
+    }
+
+    /// How many workers `parallelForWorkers` uses for `chunks` chunks.
+    public static func workers(_ chunks: Int) -> Int { max(1, min(chunks, count)) }
+
     /// Splits `0..<n` into at most `count` contiguous ranges of at least `minimum` elements each.
     public static func ranges(_ n: Int, minimum: Int = 1) -> [Range<Int>] {
         guard n > 0 else { return [] }

@@ -1,0 +1,137 @@
+import CSndFile
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Decodes any file libsndfile reads (WAV in every sample format, AIFF, FLAC, OGG Vorbis, Opus, MP3, ...) to
+/// mono Float32 at the file's own sample rate.
+///
+/// Channels are averaged the way `soundfile.read(path, dtype="float32")` followed by numpy's
+/// `x.mean(axis=1)` does it: a Float32 sum over the channels in order, then one Float32 division by the channel
+/// count (identical to numpy for up to 8 channels, where numpy's pairwise sum is still a plain loop).
+/// Integer PCM is scaled by libsndfile (16-bit: x/32768); float files come through as stored.
+///
+/// Hostile files: frames are read in bounded chunks (`sf_readf_float`), and no count from the header is used
+/// for a single allocation beyond `min(declared, maximumFrames, 2^24)`; the total is capped by
+/// `maximumFrames`. A file whose header promises more audio than it holds is rejected as `.truncated` by default
+/// (policy `.reject`), because a cut-off file usually means a failed copy and a silently shortened clip would
+/// give a silently different prediction; `.decodeAvailable` returns what is there instead. Truncation is
+/// detected two ways: a RIFF WAVE `data` chunk larger than the rest of the file (libsndfile clamps it without
+/// an error, see `RIFFDataChunk`), or fewer frames decoded than the container declared (FLAC, OGG, AIFF...;
+/// not applied to MP3, whose declared length is an estimate).
+public struct AudioDecoder: Sendable {
+    public enum TruncationPolicy: Sendable, Equatable {
+        /// Throw `AudioError.Problem.truncated`.
+        case reject
+        /// Return the frames that are present.
+        case decodeAvailable
+    }
+
+    public var truncation: TruncationPolicy
+    /// Upper bound on decoded frames (per channel); longer files throw `.tooLong`.
+    public var maximumFrames: Int
+
+    /// One hour at 192 kHz: 691 200 000 frames, 2.6 GiB of mono Float32.
+    public static let defaultMaximumFrames = 192_000 * 3600
+
+    /// Frames per `sf_readf_float` call (times the channel count is the scratch buffer size).
+    static let chunkSamples = 1 << 16
+
+    public init(truncation: TruncationPolicy = .reject, maximumFrames: Int = AudioDecoder.defaultMaximumFrames) {
+        self.truncation = truncation
+        self.maximumFrames = maximumFrames
+    }
+
+    /// libsndfile keeps the error of a failed open in a process-wide variable read back with
+    /// `sf_strerror(NULL)`; opening under one lock keeps that message paired with the file that caused it.
+    private static let openLock = NSLock()
+
+    /// Decodes `path` to mono Float32 at its native rate.
+    public func decode(path: String) throws(AudioError) -> DecodedAudio {
+        func fail(_ problem: AudioError.Problem) -> AudioError { AudioError(path: path, problem: problem) }
+
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw fail(.cannotOpen("not a regular file")) }
+        let fileSize = Int64(status.st_size)
+        guard fileSize > 0 else { throw fail(.empty) }
+
+        var info = SF_INFO()
+        let file: OpaquePointer
+        do {
+            Self.openLock.lock()
+            defer { Self.openLock.unlock() }
+            guard let opened = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
+                throw fail(.notAudio(String(cString: sf_strerror(nil))))
+            }
+            file = opened
+        }
+        defer { sf_close(file) }
+
+        guard info.channels > 0 else { throw fail(.zeroChannels) }
+        guard info.samplerate > 0 else { throw fail(.invalidSampleRate(Int(info.samplerate))) }
+        let channels = Int(info.channels)
+        let declaredFrames = info.frames  // SF_COUNT_MAX or garbage for some streams; never trusted for memory
+        let majorFormat = info.format & Int32(SF_FORMAT_TYPEMASK)
+
+        if truncation == .reject, let chunk = RIFFDataChunk.locate(fd: fd, fileSize: fileSize),
+            chunk.isTruncated(fileSize: fileSize)
+        {
+            let width = UInt64(max(chunk.blockAlign, 1))
+            throw fail(.truncated(declaredFrames: Int64(clamping: chunk.declaredBytes / width),
+                                  availableFrames: chunk.availableBytes(fileSize: fileSize) / Int64(width)))
+        }
+
+        let chunkFrames = max(1, Self.chunkSamples / channels)
+        var scratch = [Float](repeating: 0, count: chunkFrames * channels)
+        var mono: [Float] = []
+        let reservation = declaredFrames > 0 ? min(Int(clamping: declaredFrames), maximumFrames, 1 << 24) : chunkFrames
+        mono.reserveCapacity(reservation)
+        let scale = Float(channels)
+
+        while true {
+            let got = scratch.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(chunkFrames)) }
+            if got <= 0 { break }
+            let frames = Int(got)
+            guard mono.count + frames <= maximumFrames else { throw fail(.tooLong(limitFrames: maximumFrames)) }
+            scratch.withUnsafeBufferPointer { interleaved in
+                if channels == 1 {
+                    mono.append(contentsOf: interleaved[0..<frames])
+                    return
+                }
+                let start = mono.count
+                mono.append(contentsOf: repeatElement(0, count: frames))
+                mono.withUnsafeMutableBufferPointer { out in
+                    for f in 0..<frames {
+                        let base = f * channels
+                        var sum = interleaved[base]
+                        for c in 1..<channels { sum += interleaved[base + c] }
+                        out[start + f] = sum / scale
+                    }
+                }
+            }
+        }
+
+        if sf_error(file) != 0 { throw fail(.readFailed(String(cString: sf_strerror(file)))) }
+        let decoded = Int64(mono.count)
+        if truncation == .reject, majorFormat != Int32(SF_FORMAT_MPEG), declaredFrames > 0,
+            declaredFrames != Int64.max, decoded < declaredFrames
+        {
+            throw fail(.truncated(declaredFrames: declaredFrames, availableFrames: decoded))
+        }
+        guard !mono.isEmpty else { throw fail(.noSamples) }
+        return DecodedAudio(samples: mono, sampleRate: Int(info.samplerate), sourceChannels: channels)
+    }
+
+    /// Decodes with the default policy (reject truncated files, one-hour-at-192-kHz cap).
+    public static func decode(path: String) throws(AudioError) -> DecodedAudio {
+        try AudioDecoder().decode(path: path)
+    }
+}

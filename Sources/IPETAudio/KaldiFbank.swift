@@ -1,0 +1,184 @@
+import CFFTW
+import Dispatch
+import Foundation
+
+/// Kaldi log-mel filter-bank features, numerically equivalent to `torchaudio.compliance.kaldi.fbank`
+/// (torchaudio 2.5, which `ASTFeatureExtractor` calls) and to transformers' numpy port of it.
+///
+/// For frame `t` (samples `[t·shift, t·shift + window)` with `snipEdges`), in Float32:
+/// 1. `x ← x − mean(x)` (remove DC offset),
+/// 2. `y[j] = x[j] − k·x[j−1]`, `y[0] = x[0] − k·x[0]` (pre-emphasis, k = 0.97),
+/// 3. `y ← y · w` (window), zero-padded to `paddedWindowSize`,
+/// 4. `P[i] = |rFFT(y)[i]|²` (or `|·|` without `usePower`), i = 0 … padded/2,
+/// 5. `E[m] = Σ_i P[i] · bank[m, i]`, then `ln(max(E[m], ε))` with ε = Float32 epsilon 1.1920929e-07.
+///
+/// Speed: one FFTW plan per instance (made at init under the planner lock), all scratch memory allocated once per
+/// worker per call (never per frame), the mel product restricted to each triangle's non-zero columns, and frames
+/// split over the cores with `concurrentPerform` once there are enough of them. An instance is immutable and can
+/// be shared by any number of threads.
+public final class KaldiFbank: @unchecked Sendable {
+    public let options: KaldiFbankOptions
+    public let melBank: KaldiMelBank
+    /// The analysis window, `options.windowSize` coefficients.
+    public let window: [Float]
+    private let plan: FFTWRealForwardPlan
+
+    /// Float32 machine epsilon, the floor torchaudio applies before the log.
+    public static let logFloor: Float = Float.ulpOfOne
+
+    /// Below this many frames per worker, threads cost more than they save.
+    static let minimumFramesPerWorker = 64
+
+    public init(options: KaldiFbankOptions = KaldiFbankOptions()) throws(KaldiFbankError) {
+        try options.validate()
+        self.options = options
+        self.melBank = KaldiMelBank(options: options)
+        self.window = options.windowType.coefficients(length: options.windowSize,
+                                                      blackmanCoefficient: options.blackmanCoefficient)
+        self.plan = FFTWRealForwardPlan(size: options.paddedWindowSize)
+    }
+
+    /// Features of `samples` (mono, at `options.sampleFrequency`): `[frames × numMelBins]`.
+    /// - Parameter maxThreads: upper bound on worker threads; nil = one per active core.
+    public func compute(_ samples: [Float], maxThreads: Int? = nil) throws(KaldiFbankError) -> FeatureMatrix {
+        let windowSize = options.windowSize
+        guard samples.count >= windowSize else { throw .tooShort(samples: samples.count, windowSize: windowSize) }
+        let frames = options.frameCount(sampleCount: samples.count)
+        let bins = options.numMelBins
+        var output = [Float](repeating: 0, count: frames * bins)
+
+        // Kaldi's centred framing reads a mirrored extension of the signal; snipped framing reads it in place.
+        let signal = options.snipEdges ? samples : Self.mirrorExtended(samples, options: options)
+
+        let cores = maxThreads ?? ProcessInfo.processInfo.activeProcessorCount
+        let workers = max(1, min(cores, frames / Self.minimumFramesPerWorker))
+        signal.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                if workers == 1 {
+                    computeFrames(0..<frames, signal: input, output: out)
+                    return
+                }
+                let inputBox = UncheckedSendableBox(input)
+                let outputBox = UncheckedSendableBox(out)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let begin = frames * worker / workers
+                    let end = frames * (worker + 1) / workers
+                    self.computeFrames(begin..<end, signal: inputBox.value, output: outputBox.value)
+                }
+            }
+        }
+
+        var matrix = FeatureMatrix(rows: frames, columns: bins, values: output)
+        if options.subtractMean { Self.subtractColumnMeans(&matrix) }
+        return matrix
+    }
+
+    /// Checks the rate, then computes (the AST and CLI entry point: refuse, never silently mis-scale, audio
+    /// at another rate).
+    public func compute(_ samples: [Float], sampleRate: Int, maxThreads: Int? = nil) throws(KaldiFbankError)
+        -> FeatureMatrix
+    {
+        guard Double(sampleRate) == options.sampleFrequency else {
+            throw .sampleRateMismatch(expected: Int(options.sampleFrequency), actual: sampleRate)
+        }
+        return try compute(samples, maxThreads: maxThreads)
+    }
+
+    /// Runs steps 1–5 for `frames`, writing rows of `output`. Frame t starts at sample `t · windowShift`.
+    private func computeFrames(_ frames: Range<Int>, signal: UnsafeBufferPointer<Float>,
+                               output: UnsafeMutableBufferPointer<Float>)
+    {
+        if frames.isEmpty { return }
+        let windowSize = options.windowSize
+        let shift = options.windowShift
+        let columns = melBank.numColumns
+        let bins = options.numMelBins
+        let preemphasis = Float(options.preemphasisCoefficient)
+        let removeDC = options.removeDCOffset
+        let usePower = options.usePower
+        let useLog = options.useLogFbank
+        let floor = Self.logFloor
+        let inverseWindowSize = Float(windowSize)
+
+        let centred = FFTWRealBuffer(count: windowSize)
+        let fftInput = FFTWRealBuffer(count: plan.size)  // tail beyond windowSize stays zero
+        let spectrum = FFTWComplexBuffer(count: columns)
+        var power = [Float](repeating: 0, count: columns)
+
+        window.withUnsafeBufferPointer { w in
+            melBank.weights.withUnsafeBufferPointer { bank in
+                power.withUnsafeMutableBufferPointer { p in
+                    let x = centred.pointer
+                    let y = fftInput.pointer
+                    let s = spectrum.pointer
+                    for t in frames {
+                        let frame = signal.baseAddress! + t * shift
+                        // 1. DC offset: Float32 mean as torch.mean computes it (8 partial sums).
+                        var mean: Float = 0
+                        if removeDC { mean = Self.sum(frame, windowSize) / inverseWindowSize }
+                        for j in 0..<windowSize { x[j] = frame[j] - mean }
+                        // 2 + 3. Pre-emphasis on the DC-free frame (previous sample before its own update), window.
+                        y[0] = (x[0] - preemphasis * x[0]) * w[0]
+                        for j in 1..<windowSize { y[j] = (x[j] - preemphasis * x[j - 1]) * w[j] }
+                        // 4. Power (or magnitude) spectrum.
+                        plan.execute(fftInput, spectrum)
+                        for i in 0..<columns {
+                            let re = s[i].0
+                            let im = s[i].1
+                            p[i] = re * re + im * im
+                        }
+                        if !usePower { for i in 0..<columns { p[i] = p[i].squareRoot() } }
+                        // 5. Mel energies over each triangle's support, then the floored log.
+                        let row = output.baseAddress! + t * bins
+                        for m in 0..<bins {
+                            let support = melBank.nonZeroColumns[m]
+                            let weights = bank.baseAddress! + m * columns
+                            var energy: Float = 0
+                            for i in support { energy += weights[i] * p[i] }
+                            row[m] = energy
+                        }
+                        if useLog { for m in 0..<bins { row[m] = log(max(row[m], floor)) } }
+                    }
+                }
+            }
+        }
+        withExtendedLifetime((centred, fftInput, spectrum)) {}
+    }
+
+    /// Σ x[0..<n] with eight independent Float32 accumulators.
+    @inline(__always)
+    private static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= n {
+            acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            j += 8
+        }
+        var total = acc.sum()
+        while j < n {
+            total += x[j]
+            j += 1
+        }
+        return total
+    }
+
+    /// Kaldi's `snip_edges=False` signal: `[x[pad−1] … x[0]] + x + reversed(x)`, pad = window/2 − shift/2
+    /// (a negative pad drops `−pad` leading samples instead), so frame t starts at `t · shift` of this array.
+    static func mirrorExtended(_ x: [Float], options: KaldiFbankOptions) -> [Float] {
+        let pad = options.windowSize / 2 - options.windowShift / 2
+        let reversed = Array(x.reversed())
+        if pad > 0 { return Array(x[0..<min(pad, x.count)].reversed()) + x + reversed }
+        return Array(x[min(-pad, x.count)...]) + reversed
+    }
+
+    /// Kaldi `subtract_mean`: each column minus its mean over frames (mean accumulated in Double).
+    static func subtractColumnMeans(_ matrix: inout FeatureMatrix) {
+        guard matrix.rows > 0 else { return }
+        for c in 0..<matrix.columns {
+            var total = 0.0
+            for r in 0..<matrix.rows { total += Double(matrix[r, c]) }
+            let mean = Float(total / Double(matrix.rows))
+            for r in 0..<matrix.rows { matrix[r, c] -= mean }
+        }
+    }
+}

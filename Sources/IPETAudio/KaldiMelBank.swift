@@ -1,0 +1,75 @@
+import Foundation
+
+/// Kaldi's triangular mel filter bank, built exactly like `torchaudio.compliance.kaldi.get_mel_banks`
+/// (no VTLN warping), in Double and rounded to Float once.
+///
+/// - `mel(f) = 1127 · ln(1 + f / 700)`
+/// - `Δ = (mel(high) − mel(low)) / (bins + 1)`; filter `m` spans `left = mel(low) + m·Δ`, `centre = left + Δ`,
+///   `right = left + 2Δ`
+/// - FFT column `k` (of `paddedWindowSize / 2` real columns) sits at `k · sampleFrequency / paddedWindowSize` Hz;
+///   `weight[m, k] = max(0, min((mel_k − left) / (centre − left), (right − mel_k) / (right − centre)))`
+/// - torchaudio then appends one zero column for the Nyquist bin, so the bank is
+///   `bins × (paddedWindowSize / 2 + 1)` and the spectrum's last bin never contributes.
+///
+/// The DC column is 0 whenever `low > 0` (mel(0) = 0 lies left of every triangle).
+public struct KaldiMelBank: Sendable, Equatable {
+    public let numBins: Int
+    /// `paddedWindowSize / 2 + 1`: one column per rFFT output bin, the last (Nyquist) always zero.
+    public let numColumns: Int
+    /// Row-major `[numBins × numColumns]`.
+    public let weights: [Float]
+    /// For each filter, the columns with non-zero weight; the filter's energy is the dot product over them.
+    public let nonZeroColumns: [Range<Int>]
+    /// Centre frequency of each filter in Hz (`inverse_mel(centre)`).
+    public let centerFrequencies: [Double]
+
+    /// Kaldi's mel scale (natural log, HTK constants).
+    public static func mel(_ hz: Double) -> Double { 1127.0 * log(1.0 + hz / 700.0) }
+    public static func inverseMel(_ mel: Double) -> Double { 700.0 * (exp(mel / 1127.0) - 1.0) }
+
+    /// `highFreq` is already resolved (see `KaldiFbankOptions.resolvedHighFreq`); callers validate the ranges.
+    public init(numBins: Int, paddedWindowSize: Int, sampleFrequency: Double, lowFreq: Double, highFreq: Double) {
+        let fftColumns = paddedWindowSize / 2
+        let binWidth = sampleFrequency / Double(paddedWindowSize)
+        let melLow = Self.mel(lowFreq)
+        let melHigh = Self.mel(highFreq)
+        let delta = (melHigh - melLow) / Double(numBins + 1)
+        let columnMel = (0..<fftColumns).map { Self.mel(binWidth * Double($0)) }
+
+        var weights = [Float](repeating: 0, count: numBins * (fftColumns + 1))
+        var ranges: [Range<Int>] = []
+        var centres: [Double] = []
+        for m in 0..<numBins {
+            let left = melLow + Double(m) * delta
+            let centre = melLow + Double(m + 1) * delta
+            let right = melLow + Double(m + 2) * delta
+            centres.append(Self.inverseMel(centre))
+            var first = Int.max
+            var last = -1
+            for k in 0..<fftColumns {
+                let up = (columnMel[k] - left) / (centre - left)
+                let down = (right - columnMel[k]) / (right - centre)
+                let w = Float(max(0, min(up, down)))
+                if w > 0 {
+                    weights[m * (fftColumns + 1) + k] = w
+                    first = min(first, k)
+                    last = k
+                }
+            }
+            ranges.append(last >= 0 ? first..<(last + 1) : 0..<0)
+        }
+        self.numBins = numBins
+        self.numColumns = fftColumns + 1
+        self.weights = weights
+        self.nonZeroColumns = ranges
+        self.centerFrequencies = centres
+    }
+
+    public init(options: KaldiFbankOptions) {
+        self.init(numBins: options.numMelBins, paddedWindowSize: options.paddedWindowSize,
+                  sampleFrequency: options.sampleFrequency, lowFreq: options.lowFreq,
+                  highFreq: options.resolvedHighFreq)
+    }
+
+    public func weight(bin: Int, column: Int) -> Float { weights[bin * numColumns + column] }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import IPETAudio
+import IPETFormats
+import IPETModels
+import IPETTensor
+import Logging
+
+/// A loaded, immutable backbone: the model, its label names, and the preprocessing its checkpoint was made
+/// with. Shared by every request and every pack; nothing here changes after `load`.
+public final class Backbone: @unchecked Sendable {
+    public enum Model: Sendable {
+        case ast(AudioSpectrogramTransformer)
+    }
+
+    public let source: String
+    public let architecture: Architecture
+    public let model: Model
+    public let config: JSONValue
+    /// Sample rate the model expects; audio is resampled to it.
+    public let sampleRate: Int
+    /// Spectrogram settings for AST (from `preprocessor_config.json`, else transformers' defaults).
+    public let spectrogram: SpectrogramFeatures.Configuration?
+    /// Label names of the checkpoint's own head, if it has one.
+    public let labels: [String]
+    /// True when the head is multi-label (`problem_type` multi_label_classification, or AudioSet's 527
+    /// classes): scores then use a sigmoid per class instead of a softmax.
+    public let multiLabel: Bool
+
+    static let logger = Logger(label: "ipet.engine")
+
+    public static func load(_ path: String) throws -> Backbone {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let checkpoint = try CheckpointImporter.load(path)
+        let backbone = try Backbone(checkpoint)
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+        logger.info("loaded backbone", metadata: [
+            "path": "\(path)", "architecture": "\(checkpoint.architecture.rawValue)",
+            "tensors": "\(checkpoint.weights.tensors.count)", "ms": "\(String(format: "%.1f", ms))",
+        ])
+        return backbone
+    }
+
+    public init(_ checkpoint: ImportedCheckpoint) throws {
+        source = checkpoint.source
+        architecture = checkpoint.architecture
+        config = checkpoint.config
+        let pre = checkpoint.preprocessorConfig
+        switch checkpoint.architecture {
+        case .ast:
+            let astConfig = try ASTConfiguration(config: checkpoint.config, source: checkpoint.source)
+            let ast = try AudioSpectrogramTransformer(config: astConfig, weights: checkpoint.weights)
+            model = .ast(ast)
+            var features = try SpectrogramFeatures.Configuration(preprocessorConfig: pre ?? .object([]))
+            // The model's config is authoritative for shapes the weights were built for.
+            features.melBins = astConfig.melBins
+            features.maxLength = astConfig.maxLength
+            spectrogram = features
+            sampleRate = features.samplingRate
+            labels = ast.head == nil ? [] : astConfig.labels
+        case .wav2vec2:
+            throw ModelError(checkpoint.source, "wav2vec 2.0 checkpoints are not supported by this build yet")
+        }
+        let problem = checkpoint.config["problem_type"]?.string
+        multiLabel = problem == "multi_label_classification" || (problem == nil && labels.count == 527)
+    }
+}

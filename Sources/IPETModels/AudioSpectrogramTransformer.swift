@@ -1,0 +1,246 @@
+import IPETFormats
+import IPETTensor
+
+/// Configuration of an Audio Spectrogram Transformer, read from the checkpoint's `config.json`
+/// (`ASTConfig` in transformers; defaults are its defaults).
+public struct ASTConfiguration: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var intermediateSize: Int
+    public var layerNormEps: Float
+    public var patchSize: Int
+    public var frequencyStride: Int
+    public var timeStride: Int
+    /// Input frames (time axis of the spectrogram) the position embeddings were made for.
+    public var maxLength: Int
+    public var melBins: Int
+    public var qkvBias: Bool
+    /// Label names of the classification head (empty for a bare backbone).
+    public var labels: [String]
+
+    public init(config: JSONValue, source: String) throws(ModelError) {
+        hiddenSize = try configInt(config, "hidden_size", default: 768, source: source)
+        layers = try configInt(config, "num_hidden_layers", default: 12, source: source)
+        heads = try configInt(config, "num_attention_heads", default: 12, source: source)
+        intermediateSize = try configInt(config, "intermediate_size", default: 3072, source: source)
+        layerNormEps = Float(try configDouble(config, "layer_norm_eps", default: 1e-12, source: source))
+        patchSize = try configInt(config, "patch_size", default: 16, source: source)
+        frequencyStride = try configInt(config, "frequency_stride", default: 10, source: source)
+        timeStride = try configInt(config, "time_stride", default: 10, source: source)
+        maxLength = try configInt(config, "max_length", default: 1024, source: source)
+        melBins = try configInt(config, "num_mel_bins", default: 128, source: source)
+        qkvBias = try configBool(config, "qkv_bias", default: true, source: source)
+        let act = config["hidden_act"]?.string ?? "gelu"
+        guard act == "gelu" else { throw ModelError(source, "hidden_act \"\(act)\" is not supported (only \"gelu\")") }
+        guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else {
+            throw ModelError(source, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
+        }
+        guard patchSize > 0, frequencyStride > 0, timeStride > 0, melBins >= patchSize, maxLength >= patchSize else {
+            throw ModelError(source, "patch_size \(patchSize) does not fit num_mel_bins \(melBins) × max_length \(maxLength)")
+        }
+        var count = try configInt(config, "num_labels", default: 0, source: source)
+        if let id2label = config["id2label"]?.object { count = id2label.count }
+        labels = labelNames(config, count: count)
+    }
+
+    /// Patch rows along frequency: `(F − P) / stride_f + 1`.
+    public var frequencyPatches: Int { (melBins - patchSize) / frequencyStride + 1 }
+    /// Patch columns along time for `frames` input frames: `(T − P) / stride_t + 1`.
+    public func timePatches(frames: Int) -> Int { (frames - patchSize) / timeStride + 1 }
+    /// Tokens for `frames` input frames: CLS, distillation token and the patches.
+    public func tokens(frames: Int) -> Int { 2 + frequencyPatches * timePatches(frames: frames) }
+}
+
+/// The Audio Spectrogram Transformer (Gong et al. 2021) as transformers' `ASTModel` / `ASTForAudioClassification`
+/// compute it (`MODELS.md` §A.2), with optional IPET prompts and adapters per layer.
+///
+///     x      : log-mel features [T frames, F bins], T = max_length
+///     tokens = [cls, dist, Conv2d_{P×P, stride (s_f, s_t)}(xᵀ) flattened frequency-major] + pos
+///     h_l    = h + Attn(LN_before(h));  h_{l+1} = h_l + MLP(LN_after(h_l)) (+ 0.1·Adapter(h_l))
+///     out    = LN(h_L);  pooled = (out[0] + out[1]) / 2;  logits = Linear(LN(pooled))
+public final class AudioSpectrogramTransformer: @unchecked Sendable {
+    public let config: ASTConfiguration
+    let clsToken: Tensor  // [D]
+    let distillationToken: Tensor  // [D]
+    let positionEmbeddings: Tensor  // [tokens(maxLength), D]
+    let patchWeight: Tensor  // [D, P·P], index u·P + v for frequency offset u, time offset v
+    let patchBias: Tensor  // [D]
+    let blocks: [Block]
+    let finalNorm: LayerNorm
+    /// `ASTMLPHead`: LayerNorm then Linear, or nil for a bare backbone.
+    public let head: (norm: LayerNorm, dense: Linear)?
+
+    struct Block: Sendable {
+        let normBefore: LayerNorm
+        let attention: SelfAttention
+        let normAfter: LayerNorm
+        let mlp: FeedForward
+    }
+
+    /// Builds the model from canonical weight names (`NameMap`).
+    public init(config: ASTConfiguration, weights: WeightStore) throws(ModelError) {
+        self.config = config
+        let d = config.hiddenSize, p = config.patchSize
+        let root = weights.scope("audio_spectrogram_transformer")
+        let emb = root.scope("embeddings")
+        clsToken = try emb.tensor("cls_token", shape: [1, 1, d]).reshaped([d])
+        distillationToken = try emb.tensor("distillation_token", shape: [1, 1, d]).reshaped([d])
+        let n = config.tokens(frames: config.maxLength)
+        positionEmbeddings = try emb.tensor("position_embeddings", shape: [1, n, d]).reshaped([n, d])
+        patchWeight = try emb.tensor("patch_embeddings.projection.weight", shape: [d, 1, p, p]).reshaped([d, p * p])
+        patchBias = try emb.tensor("patch_embeddings.projection.bias", shape: [d])
+        var blocks: [Block] = []
+        for l in 0..<config.layers {
+            let layer = root.scope("encoder.layer.\(l)")
+            let attn = layer.scope("attention")
+            blocks.append(Block(
+                normBefore: try LayerNorm(layer.scope("layernorm_before"), size: d, eps: config.layerNormEps),
+                attention: try SelfAttention(
+                    query: try Linear(attn.scope("attention.query"), in: d, out: d, bias: config.qkvBias),
+                    key: try Linear(attn.scope("attention.key"), in: d, out: d, bias: config.qkvBias),
+                    value: try Linear(attn.scope("attention.value"), in: d, out: d, bias: config.qkvBias),
+                    output: try Linear(attn.scope("output.dense"), in: d, out: d),
+                    heads: config.heads),
+                normAfter: try LayerNorm(layer.scope("layernorm_after"), size: d, eps: config.layerNormEps),
+                mlp: FeedForward(
+                    up: try Linear(layer.scope("intermediate.dense"), in: d, out: config.intermediateSize),
+                    down: try Linear(layer.scope("output.dense"), in: config.intermediateSize, out: d))))
+        }
+        self.blocks = blocks
+        finalNorm = try LayerNorm(root.scope("layernorm"), size: d, eps: config.layerNormEps)
+        let classifier = weights.scope("classifier")
+        if classifier.contains("dense.weight") {
+            let labels = try weights.tensor("classifier.dense.weight").shape[0]
+            head = (try LayerNorm(classifier.scope("layernorm"), size: d, eps: config.layerNormEps),
+                    try Linear(classifier.scope("dense"), in: d, out: labels))
+        } else {
+            head = nil
+        }
+    }
+
+    public struct Output {
+        /// `[batch, tokens, hidden]` after the final LayerNorm.
+        public var lastHiddenState: Tensor
+        /// `[batch, hidden]`: mean of the CLS and distillation outputs.
+        public var pooled: Tensor
+        /// `[batch, labels]` when the model has a head.
+        public var logits: Tensor?
+        /// Embedding output and each layer's output (`[batch, tokens, hidden]`), when requested.
+        public var hiddenStates: [Tensor]
+    }
+
+    /// Runs the model on `features` `[batch, frames, melBins]`.
+    ///
+    /// - Parameters:
+    ///   - positionEmbeddings: `[tokens(frames), hidden]` replacing the checkpoint's (IPET packs trained on
+    ///     another input length); required when `frames != maxLength`.
+    ///   - adaptations: one entry per layer (IPET prompts and adapters), or nil for the frozen backbone.
+    public func forward(
+        _ features: Tensor, positionEmbeddings overridePositions: Tensor? = nil, adaptations: [LayerAdaptation]? = nil,
+        outputHiddenStates: Bool = false, workspace: Workspace = Workspace()
+    ) throws(ModelError) -> Output {
+        guard features.rank == 3, features.shape[2] == config.melBins else {
+            throw ModelError("AST", "features must be [batch, frames, \(config.melBins)], got \(features.shape)")
+        }
+        let batch = features.shape[0], frames = features.shape[1], d = config.hiddenSize
+        let n = config.tokens(frames: frames)
+        let positions = overridePositions ?? positionEmbeddings
+        guard positions.shape == [n, d] else {
+            throw ModelError("AST", "input has \(frames) frames (\(n) tokens) but the position embeddings cover \(positions.shape[0]) tokens; max_length is \(config.maxLength)")
+        }
+        if let adaptations, adaptations.count != config.layers {
+            throw ModelError("AST", "\(adaptations.count) layer adaptations for \(config.layers) layers")
+        }
+        let h = Tensor(zeros: [batch, n, d])
+        embed(features, into: h.mutableData, positions: positions)
+        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
+        for (l, block) in blocks.enumerated() {
+            run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, tokens: n, workspace: workspace)
+            if outputHiddenStates { hidden.append(h.copy()) }
+        }
+        let last = Tensor(zeros: [batch, n, d])
+        finalNorm(h.data, rows: batch * n, into: last.mutableData)
+        let pooled = Tensor(zeros: [batch, d])
+        for b in 0..<batch {
+            let out = pooled.mutableData + b * d, first = last.data + b * n * d
+            for i in 0..<d { out[i] = (first[i] + first[d + i]) * 0.5 }
+        }
+        var logits: Tensor?
+        if let head {
+            let normed = Tensor(zeros: [batch, d])
+            head.norm(pooled.data, rows: batch, into: normed.mutableData)
+            let y = Tensor(zeros: [batch, head.dense.outFeatures])
+            head.dense(normed.data, rows: batch, into: y.mutableData)
+            logits = y
+        }
+        return Output(lastHiddenState: last, pooled: pooled, logits: logits, hiddenStates: hidden)
+    }
+
+    /// Patch embedding (as im2col + GEMM), CLS/distillation tokens and position embeddings.
+    func embed(_ features: Tensor, into h: UnsafeMutablePointer<Float>, positions: Tensor) {
+        let batch = features.shape[0], frames = features.shape[1], bins = config.melBins
+        let p = config.patchSize, d = config.hiddenSize
+        let fPatches = config.frequencyPatches, tPatches = config.timePatches(frames: frames)
+        let patches = fPatches * tPatches, n = patches + 2
+        let columns = Tensor(zeros: [patches, p * p])
+        for b in 0..<batch {
+            let x = features.data + b * frames * bins
+            // Row for patch (i, j) holds x[time = s_t·j + v, freq = s_f·i + u] at column u·P + v.
+            let col = columns.mutableData
+            for i in 0..<fPatches {
+                for j in 0..<tPatches {
+                    let row = col + (i * tPatches + j) * p * p
+                    let f0 = config.frequencyStride * i, t0 = config.timeStride * j
+                    for u in 0..<p {
+                        for v in 0..<p { row[u * p + v] = x[(t0 + v) * bins + f0 + u] }
+                    }
+                }
+            }
+            let out = h + b * n * d
+            Gemm.linear(col, rows: patches, inFeatures: p * p, weight: patchWeight, bias: patchBias, into: out + 2 * d)
+            out.update(from: clsToken.data, count: d)
+            (out + d).update(from: distillationToken.data, count: d)
+            Kernels.add(out, positions.data, into: out, count: n * d)
+        }
+    }
+
+    /// One pre-LN block on `h` `[batch, tokens, D]` in place, with IPET prompts prepended for the block and
+    /// dropped after it, and the parallel adapter fed the residual stream before `layernorm_after`.
+    func run(_ block: Block, adaptation: LayerAdaptation?, on h: UnsafeMutablePointer<Float>, batch: Int, tokens n: Int, workspace: Workspace) {
+        let d = config.hiddenSize
+        let k = adaptation?.promptCount ?? 0
+        let m = n + k
+        let rows = batch * m
+        // The block's sequence: [prompts, tokens] per item (a copy only when prompts are present).
+        let x: UnsafeMutablePointer<Float>
+        if k > 0, let prompts = adaptation?.prompts {
+            x = workspace.buffer("ast.extended", count: rows * d)
+            for b in 0..<batch {
+                (x + b * m * d).update(from: prompts.data, count: k * d)
+                (x + (b * m + k) * d).update(from: h + b * n * d, count: n * d)
+            }
+        } else {
+            x = h
+        }
+        let normed = workspace.buffer("ast.normed", count: rows * d)
+        let branch = workspace.buffer("ast.branch", count: rows * d)
+        block.normBefore(x, rows: rows, into: normed)
+        block.attention(normed, batch: batch, tokens: m, into: branch, workspace: workspace)
+        Kernels.add(x, branch, into: x, count: rows * d)
+        // The adapter reads the same residual stream as layernorm_after; its output joins the MLP branch.
+        var adapted: UnsafeMutablePointer<Float>?
+        if let adapter = adaptation?.adapter {
+            let a = workspace.buffer("ast.adapter", count: rows * d)
+            adapter(x, rows: rows, into: a, workspace: workspace)
+            adapted = a
+        }
+        block.normAfter(x, rows: rows, into: normed)
+        block.mlp(normed, rows: rows, into: branch, workspace: workspace)
+        Kernels.add(x, branch, into: x, count: rows * d)
+        if let adapted { Kernels.add(x, adapted, into: x, count: rows * d) }
+        if k > 0 {
+            for b in 0..<batch { (h + b * n * d).update(from: x + (b * m + k) * d, count: n * d) }
+        }
+    }
+}

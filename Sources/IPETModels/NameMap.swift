@@ -1,0 +1,55 @@
+/// Every tensor-name spelling we accept, mapped to one canonical spelling: the Hugging Face transformers 4.x
+/// hub layout (`MODELS.md` §A.3, §B.8) with the task-model prefix (`audio_spectrogram_transformer.`,
+/// `wav2vec2.`) always present. Model code only ever sees canonical names; aliases live here and nowhere else.
+public enum NameMap {
+    public static let astPrefix = "audio_spectrogram_transformer."
+    public static let wav2vec2Prefix = "wav2vec2."
+
+    /// Canonical name for `name` in a checkpoint of `architecture`, or nil for tensors we deliberately drop.
+    public static func canonical(_ name: String, architecture: Architecture) -> String? {
+        var n = name
+        if n.hasPrefix("module.") { n.removeFirst("module.".count) }  // DataParallel / DDP wrappers
+        switch architecture {
+        case .ast: return canonicalAST(n)
+        case .wav2vec2: return canonicalWav2Vec2(n)
+        }
+    }
+
+    /// AST: transformers 5.x (`layers.N.attention.q_proj`, `mlp.fc1`, ...) → 4.x; bare `ASTModel` names get
+    /// the `audio_spectrogram_transformer.` prefix.
+    static func canonicalAST(_ name: String) -> String? {
+        var n = name
+        let isHead = n.hasPrefix("classifier.")
+        if !isHead && !n.hasPrefix(astPrefix) { n = astPrefix + n }
+        guard !isHead else { return n }
+        var parts = n.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        // parts[0] is the prefix; 5.x puts blocks at `<prefix>.layers.N`, 4.x at `<prefix>.encoder.layer.N`.
+        if parts.count > 2, parts[1] == "layers" {
+            parts.replaceSubrange(1...1, with: ["encoder", "layer"])
+        }
+        n = parts.joined(separator: ".")
+        let renames: [(String, String)] = [
+            (".attention.q_proj.", ".attention.attention.query."),
+            (".attention.k_proj.", ".attention.attention.key."),
+            (".attention.v_proj.", ".attention.attention.value."),
+            (".attention.o_proj.", ".attention.output.dense."),
+            (".mlp.fc1.", ".intermediate.dense."),
+            (".mlp.fc2.", ".output.dense."),
+        ]
+        for (from, to) in renames where n.contains(from) {
+            n = n.replacing(from, with: to)
+        }
+        return n
+    }
+
+    /// wav2vec 2.0: weight-norm parametrisation names → `weight_g`/`weight_v`; bare `Wav2Vec2Model` names get the
+    /// `wav2vec2.` prefix; pretraining-only tensors (quantizer, project_q/project_hid) are kept under their names.
+    static func canonicalWav2Vec2(_ name: String) -> String? {
+        var n = name
+        n = n.replacing(".parametrizations.weight.original0", with: ".weight_g")
+        n = n.replacing(".parametrizations.weight.original1", with: ".weight_v")
+        let backboneRoots = ["feature_extractor.", "feature_projection.", "encoder.", "masked_spec_embed", "adapter."]
+        if backboneRoots.contains(where: { n.hasPrefix($0) }) { n = wav2vec2Prefix + n }
+        return n
+    }
+}

@@ -1,0 +1,78 @@
+import IPETFormats
+import IPETTensor
+
+/// A model-loading failure that names the checkpoint and the offending tensor or config key.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public let source: String
+    public let message: String
+
+    public init(_ source: String, _ message: String) {
+        self.source = source
+        self.message = message
+    }
+
+    public var description: String { "\(source): \(message)" }
+}
+
+/// The tensors of a checkpoint under their canonical names (the Hugging Face transformers 4.x spelling, see
+/// `NameMap`). Models look their weights up here by dotted path, like candle's VarBuilder: a missing or
+/// misshaped tensor fails at load time with its full name.
+public final class WeightStore: @unchecked Sendable {
+    /// Where the weights came from (a file or folder), for error messages.
+    public let source: String
+    public private(set) var tensors: [String: Tensor]
+    /// Canonical name → name in the file, for messages and `inspect`.
+    public private(set) var originalNames: [String: String]
+
+    public init(source: String, tensors: [String: Tensor] = [:], originalNames: [String: String] = [:]) {
+        self.source = source
+        self.tensors = tensors
+        self.originalNames = originalNames
+    }
+
+    public func insert(_ tensor: Tensor, canonical: String, original: String) {
+        tensors[canonical] = tensor
+        originalNames[canonical] = original
+    }
+
+    public func remove(_ canonical: String) {
+        tensors[canonical] = nil
+        originalNames[canonical] = nil
+    }
+
+    public var names: [String] { tensors.keys.sorted() }
+
+    public func contains(_ name: String) -> Bool { tensors[name] != nil }
+
+    /// The tensor `name`, checked against `shape` when given.
+    public func tensor(_ name: String, shape: [Int]? = nil) throws(ModelError) -> Tensor {
+        guard let t = tensors[name] else { throw ModelError(source, "missing tensor \"\(name)\"") }
+        if let shape, t.shape != shape {
+            // Accept the same elements under a squeezable shape (e.g. [1,1,D] vs [D]).
+            guard t.count == shape.reduce(1, *), t.shape.filter({ $0 != 1 }) == shape.filter({ $0 != 1 }) else {
+                throw ModelError(source, "tensor \"\(name)\" has shape \(t.shape), expected \(shape)")
+            }
+            return t.reshaped(shape)
+        }
+        return t
+    }
+
+    /// A view that prefixes every name with `prefix.`.
+    public func scope(_ prefix: String) -> WeightScope { WeightScope(store: self, prefix: prefix) }
+}
+
+/// A dotted prefix into a `WeightStore` ("audio_spectrogram_transformer.encoder.layer.3").
+public struct WeightScope: Sendable {
+    public let store: WeightStore
+    public let prefix: String
+
+    public func path(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
+
+    public func scope(_ name: String) -> WeightScope { WeightScope(store: store, prefix: path(name)) }
+
+    public func tensor(_ name: String, shape: [Int]? = nil) throws(ModelError) -> Tensor {
+        try store.tensor(path(name), shape: shape)
+    }
+
+    public func contains(_ name: String) -> Bool { store.contains(path(name)) }
+}

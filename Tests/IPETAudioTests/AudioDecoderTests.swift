@@ -1,0 +1,143 @@
+import Foundation
+import IPETAudio
+import IPETTestSupport
+import Testing
+
+/// `AudioDecoder` must hand the pipeline exactly what python's `soundfile.read(path, dtype="float32")` plus
+/// `x.mean(axis=1)` gives, and refuse broken files with an error that names the file.
+@Suite struct AudioDecoderTests {
+    static let references = Result { try Fixtures.safetensors("audio/reference.safetensors") }
+
+    @Test("decodes like soundfile + numpy channel mean (max |diff| <= 1e-6)", arguments: ReferenceClips.all)
+    func decodedMatchesReference(_ clip: ReferenceClips.Clip) throws {
+        let reference = try Self.references.get().floats("\(clip.name).decoded")
+        let decoded = try AudioDecoder.decode(path: ReferenceClips.path(clip))
+        #expect(decoded.sampleRate == clip.sampleRate)
+        #expect(decoded.sourceChannels == clip.channels)
+        #expect(decoded.samples.count == reference.count)
+        #expect(maxAbsDifference(decoded.samples, reference) <= 1e-6)
+    }
+
+    @Test("an empty file is rejected as empty, naming the file")
+    func emptyFile() {
+        let path = Fixtures.path("audio/bad_empty.wav")
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        #expect(error?.problem == .empty)
+        #expect(error?.path == path)
+        #expect(error?.description.contains("bad_empty.wav") == true)
+    }
+
+    @Test("a text file named .wav is rejected with libsndfile's reason")
+    func textFile() {
+        let path = Fixtures.path("audio/bad_text.wav")
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        guard case let .notAudio(reason)? = error?.problem else {
+            Issue.record("expected .notAudio, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.localizedCaseInsensitiveContains("format not recognised"))
+        #expect(error?.description.contains("bad_text.wav") == true)
+    }
+
+    @Test("a WAV whose data chunk claims 64000 bytes but holds 1001 is rejected as truncated")
+    func truncatedWAV() {
+        let path = Fixtures.path("audio/bad_truncated.wav")
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        #expect(error?.problem == .truncated(declaredFrames: 32000, availableFrames: 500))
+        #expect(error?.description.contains("bad_truncated.wav") == true)
+    }
+
+    @Test("the decodeAvailable policy returns the 500 whole samples a truncated WAV still holds")
+    func truncatedWAVDecodeAvailable() throws {
+        let decoded = try AudioDecoder(truncation: .decodeAvailable).decode(path: Fixtures.path("audio/bad_truncated.wav"))
+        #expect(decoded.samples.count == 500)
+        #expect(decoded.sampleRate == 16000)
+    }
+
+    @Test("a FLAC cut in half is rejected as truncated")
+    func truncatedFLAC() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("audio/noise_3s_16k.flac")))
+        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("half.flac").path
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        switch error?.problem {
+        case let .truncated(declared, available)?:
+            #expect(declared == 48000)
+            #expect(available < 48000)
+        case .readFailed?: break  // libsndfile may report the broken frame itself
+        default: Issue.record("expected .truncated or .readFailed, got \(String(describing: error))")
+        }
+    }
+
+    @Test("a missing file is reported as cannotOpen")
+    func missingFile() {
+        let path = Fixtures.path("audio/does-not-exist.wav")
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        guard case .cannotOpen? = error?.problem else {
+            Issue.record("expected .cannotOpen, got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test("a WAV with a header but no frames is rejected as noSamples")
+    func headerOnly() throws {
+        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("empty-data.wav").path
+        try AudioFileWriter.write(interleaved: [], channels: 1, sampleRate: 16000, format: .wavPCM16, to: path)
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        #expect(error?.problem == .noSamples)
+    }
+
+    @Test("the frame limit stops long files")
+    func frameLimit() {
+        let path = Fixtures.path("audio/tone440_2s_16k.wav")
+        let error = #expect(throws: AudioError.self) { try AudioDecoder(maximumFrames: 1000).decode(path: path) }
+        #expect(error?.problem == .tooLong(limitFrames: 1000))
+    }
+
+    /// Every codec libsndfile writes must come back with the right rate, length (within the codec's padding)
+    /// and content. Lossy codecs are compared by correlation with the source, not sample by sample.
+    @Test("round-trips every container and codec libsndfile writes", arguments: AudioFileWriter.Format.allCases)
+    func roundTrip(_ format: AudioFileWriter.Format) throws {
+        let rate = 16000
+        let frames = 8000
+        var stereo = [Float](repeating: 0, count: 2 * frames)
+        for i in 0..<frames {
+            let t = Double(i) / Double(rate)
+            stereo[2 * i] = Float(0.4 * sin(2 * Double.pi * 440 * t))
+            stereo[2 * i + 1] = Float(0.2 * sin(2 * Double.pi * 440 * t))
+        }
+        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("clip.\(format)").path
+        try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: rate, format: format, to: path)
+        let decoded = try AudioDecoder.decode(path: path)
+        #expect(decoded.sampleRate == rate)
+        #expect(decoded.sourceChannels == 2)
+        let expected = (0..<frames).map { (stereo[2 * $0] + stereo[2 * $0 + 1]) / 2 }
+        switch format {
+        case .wavFloat32:
+            #expect(decoded.samples == expected)
+        case .wavPCM16, .wavPCM24, .flacPCM16:
+            #expect(decoded.samples.count == frames)
+            #expect(maxAbsDifference(decoded.samples, expected) <= 1.0 / 32768)
+        case .oggVorbis, .oggOpus, .mp3:
+            // Lossy codecs add encoder delay/padding; compare the best-aligned overlap by correlation.
+            #expect(abs(decoded.samples.count - frames) <= 2048)
+            #expect(bestCorrelation(decoded.samples, expected, maxLag: 2048) > 0.99)
+        }
+    }
+
+    private func bestCorrelation(_ a: [Float], _ b: [Float], maxLag: Int) -> Double {
+        var best = -1.0
+        for lag in stride(from: -maxLag, through: maxLag, by: 1) {
+            var ab = 0.0, aa = 0.0, bb = 0.0
+            for i in 0..<b.count {
+                let j = i + lag
+                guard j >= 0, j < a.count else { continue }
+                ab += Double(a[j]) * Double(b[i])
+                aa += Double(a[j]) * Double(a[j])
+                bb += Double(b[i]) * Double(b[i])
+            }
+            if aa > 0, bb > 0 { best = max(best, ab / (aa * bb).squareRoot()) }
+        }
+        return best
+    }
+}
