@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import ROOT, ast_fbank_backend, env_quiet, load_kaldi, rerandomize_, seed_everything  # noqa: E402
+from fixture_common import (  # noqa: E402
+    ROOT, ast_fbank_backend, described, env_quiet, load_kaldi, rerandomize_, seed_everything,
+)
 
 env_quiet()
 
@@ -59,7 +61,15 @@ def build_backbone(out_dir: Path):
         assert getattr(config, k) == v, (k, getattr(config, k), v)
     model = ASTForAudioClassification._from_config(config, attn_implementation="eager").eval()
     t0 = time.perf_counter()
-    rerandomize_(model, SEED, ast_scales())
+    scales = ast_scales()
+    # the tiny fixtures' absolute head std (0.3 at hidden 64 = gain 2.4) would give logits ~30 at hidden 768;
+    # keep the same gain instead
+    head = r"classifier\.dense\.weight$"
+    assert head in scales.overrides
+    scales.overrides = {head: described(lambda shape, gen: torch.randn(shape, generator=gen) * (2.4 / math.sqrt(shape[1])),
+                                        "normal(0, 2.4/sqrt(768))"),
+                        **{k: v for k, v in scales.overrides.items() if k != head}}
+    rerandomize_(model, SEED, scales)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == 86_594_063, n_params
     print(f"[build] {n_params:,} parameters re-randomised in {time.perf_counter() - t0:.1f} s")

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 import transformers
 from safetensors import safe_open
-from safetensors.numpy import save_file as np_save_file
 from safetensors.torch import save_file as torch_save_file
 from scipy.special import erf
 from transformers import (
@@ -375,6 +374,36 @@ def build_extractor(spec: Spec) -> Wav2Vec2FeatureExtractor:
     )
 
 
+_ST_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
+
+
+def save_safetensors_sorted(tensors: dict, path: str, metadata: dict) -> None:
+    """safetensors writer with a deterministic header (sorted metadata, tensors by dtype size then name), so that
+    regenerating the fixtures gives byte-identical files.  safetensors.numpy.save_file orders __metadata__
+    like a Rust HashMap, i.e. differently on every run."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
+    header = {"__metadata__": {k: str(metadata[k]) for k in sorted(metadata)}}
+    blobs, offset = [], 0
+    for k in order:
+        a = arrays[k]
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[k] = {"dtype": _ST_DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    with safe_open(path, framework="np") as f:  # round-trip check through the real reader
+        assert f.metadata() == header["__metadata__"]
+        for k in order:
+            assert np.array_equal(f.get_tensor(k), arrays[k]) and f.get_tensor(k).dtype == arrays[k].dtype, k
+
+
 def read_safetensors(path):
     with safe_open(path, framework="pt") as f:
         meta = f.metadata()
@@ -390,6 +419,22 @@ def names_json(path) -> dict:
             sl = f.get_slice(k)
             entries.append({"name": k, "dtype": sl.get_dtype(), "shape": list(sl.get_shape())})
     return {"file": "model.safetensors", "metadata": meta, "count": len(entries), "tensors": entries}
+
+
+def write_names_json(obj: dict, path: str) -> None:
+    """Pretty JSON with one tensor per line (readable diffs)."""
+    lines = ["{"]
+    for k in ("file", "metadata", "count"):
+        lines.append(f'  "{k}": {json.dumps(obj[k], sort_keys=True)},')
+    lines.append('  "tensors": [')
+    rows = [f"    {json.dumps(e)}" for e in obj["tensors"]]
+    lines.append(",\n".join(rows))
+    lines.append("  ]")
+    lines.append("}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(path) as f:
+        assert json.load(f) == obj
 
 
 def save_fixture(spec: Spec, model, extractor, out_dir: str) -> dict:
@@ -412,9 +457,7 @@ def save_fixture(spec: Spec, model, extractor, out_dir: str) -> dict:
             renamed[k] = v.contiguous()
         assert sum(k.endswith(("weight_g", "weight_v")) for k in renamed) == 2
         torch_save_file(renamed, st, metadata=meta or {"format": "pt"})
-    with open(os.path.join(d, "state_dict_names.json"), "w") as f:
-        json.dump(names_json(st), f, indent=1)
-        f.write("\n")
+    write_names_json(names_json(st), os.path.join(d, "state_dict_names.json"))
     return save_report
 
 
@@ -503,7 +546,7 @@ def run_transformers(spec: Spec, model, extractor, waves) -> tuple[dict, dict]:
         meta["hidden_states_last"] = (
             "pre_final_layer_norm" if hs_last > 1e-3 else "post_final_layer_norm"
         )
-        meta["hidden_states_last_vs_last_hidden_state_max_abs"] = f"{hs_last:.6g}"
+        meta["hidden_states_last_vs_last_hidden_state_max_abs"] = f"{hs_last:.3g}"
     else:
         meta["hidden_states_last"] = "equals_last_hidden_state (post-LN encoder has no final LayerNorm)"
         assert hs_last == 0.0
@@ -941,7 +984,11 @@ def generate(out_dir: str, verbose=True) -> dict:
 
         # reload through transformers (legacy names included) and confirm identical outputs
         reload_cls = Wav2Vec2Model if spec.cls is Wav2Vec2ForPreTraining else spec.cls
-        reloaded = reload_cls.from_pretrained(d, attn_implementation="eager").eval()
+        reloaded, info = reload_cls.from_pretrained(d, attn_implementation="eager", output_loading_info=True)
+        reloaded.eval()
+        assert not info["missing_keys"] and not info.get("mismatched_keys"), (spec.name, info)
+        unused = sorted(info["unexpected_keys"])
+        assert bool(unused) == (spec.cls is Wav2Vec2ForPreTraining), (spec.name, unused)
 
         tensors, meta = run_transformers(spec, model, extractor, waves)
         tensors2, _ = run_transformers(spec, reloaded, extractor, waves) if reload_cls is spec.cls else (None, None)
@@ -966,9 +1013,10 @@ def generate(out_dir: str, verbose=True) -> dict:
             do_normalize=str(spec.do_normalize).lower(),
             layer_norm_eps=repr(model.config.layer_norm_eps),
             dtype="float32",
-            reload_check=f"{reload_cls.__name__}.from_pretrained(<fixture dir>) reproduces every tensor within "
-            f"{reload_diff:.1e}",
+            reload_check=f"{reload_cls.__name__}.from_pretrained(<fixture dir>) reproduces every tensor (< 1e-5)",
         )
+        if unused:
+            meta["unused_by_backbone"] = ",".join(unused)
         meta["inputs_file"] = INPUTS_FILE
         meta["input_values_key"] = (
             "<clip>.input_values.normalized" if spec.do_normalize else "<clip>.waveform (do_normalize=false: the "
@@ -976,7 +1024,7 @@ def generate(out_dir: str, verbose=True) -> dict:
         )
         ref_path = os.path.join(out_dir, "references", f"{spec.name}.safetensors")
         outputs = split_inputs(tensors, spec, inputs)
-        np_save_file({k: np.ascontiguousarray(v) for k, v in outputs.items()}, ref_path, metadata=meta)
+        save_safetensors_sorted(outputs, ref_path, meta)
 
         # independent NumPy float64 implementation
         clips = meta["clips"].split(",")
@@ -1021,8 +1069,7 @@ def generate(out_dir: str, verbose=True) -> dict:
     }
     for c, w in waves.items():
         imeta[f"{c}.samples"] = str(len(w))
-    np_save_file({k: np.ascontiguousarray(inputs[k]) for k in sorted(inputs)},
-                 os.path.join(out_dir, "references", INPUTS_FILE), metadata=imeta)
+    save_safetensors_sorted(inputs, os.path.join(out_dir, "references", INPUTS_FILE), imeta)
     return report
 
 
@@ -1082,6 +1129,8 @@ def compare_dirs(a: str, b: str) -> bool:
 
 
 def main():
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=OUT_DIR, help="output directory (default Fixtures/wav2vec2)")
     ap.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare byte for byte")

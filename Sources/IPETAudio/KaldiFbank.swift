@@ -38,6 +38,21 @@ public final class KaldiFbank: @unchecked Sendable {
         self.plan = FFTWRealForwardPlan(size: options.paddedWindowSize)
     }
 
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [KaldiFbankOptions: KaldiFbank] = [:]
+
+    /// A process-wide instance for `options`, created on first use: callers that build a feature extractor
+    /// per request do not pay for planning and the mel bank each time. At most a handful of option sets exist
+    /// in a process, so the cache is never pruned.
+    public static func shared(options: KaldiFbankOptions) throws(KaldiFbankError) -> KaldiFbank {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let existing = cache[options] { return existing }
+        let created = try KaldiFbank(options: options)
+        cache[options] = created
+        return created
+    }
+
     /// Features of `samples` (mono, at `options.sampleFrequency`): `[frames × numMelBins]`.
     /// - Parameter maxThreads: upper bound on worker threads; nil = one per active core.
     public func compute(_ samples: [Float], maxThreads: Int? = nil) throws(KaldiFbankError) -> FeatureMatrix {

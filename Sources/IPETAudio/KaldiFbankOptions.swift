@@ -4,7 +4,7 @@
 /// `window_type="hanning"` and `num_mel_bins=128`. Options that only affect the energy column (`use_energy`,
 /// `energy_floor`, `raw_energy`, `htk_compat`) are absent because that column is never produced; VTLN warping is
 /// not supported (warp factor 1). `dither` must be 0: random dither would make features non-reproducible.
-public struct KaldiFbankOptions: Sendable, Equatable {
+public struct KaldiFbankOptions: Sendable, Hashable {
     /// Hz.
     public var sampleFrequency: Double = 16000
     /// Window length in milliseconds (25 ms → 400 samples at 16 kHz).

@@ -100,18 +100,19 @@ import Testing
     func roundTrip(_ format: AudioFileWriter.Format) throws {
         let rate = 16000
         let frames = 8000
+        let left = TestSignals.sine(frequency: 440, amplitude: 0.4, rate: Double(rate), count: frames)
+        let right = TestSignals.sine(frequency: 440, amplitude: 0.2, rate: Double(rate), count: frames)
         var stereo = [Float](repeating: 0, count: 2 * frames)
         for i in 0..<frames {
-            let t = Double(i) / Double(rate)
-            stereo[2 * i] = Float(0.4 * sin(2 * Double.pi * 440 * t))
-            stereo[2 * i + 1] = Float(0.2 * sin(2 * Double.pi * 440 * t))
+            stereo[2 * i] = left[i]
+            stereo[2 * i + 1] = right[i]
         }
         let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("clip.\(format)").path
         try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: rate, format: format, to: path)
         let decoded = try AudioDecoder.decode(path: path)
         #expect(decoded.sampleRate == rate)
         #expect(decoded.sourceChannels == 2)
-        let expected = (0..<frames).map { (stereo[2 * $0] + stereo[2 * $0 + 1]) / 2 }
+        let expected: [Float] = (0..<frames).map { i in (left[i] + right[i]) / 2 }
         switch format {
         case .wavFloat32:
             #expect(decoded.samples == expected)

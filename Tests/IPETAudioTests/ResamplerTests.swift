@@ -36,10 +36,10 @@ import Testing
 
     @Test("a 1 kHz tone keeps its amplitude through 48 kHz -> 16 kHz (within 1e-3 away from the edges)")
     func tonePreserved() throws {
-        let input = (0..<48000).map { Float(0.5 * sin(2 * Double.pi * 1000 * Double($0) / 48000)) }
+        let input = TestSignals.sine(frequency: 1000, amplitude: 0.5, rate: 48000, count: 48000)
         let output = try Resampler.resample(input, from: 48000, to: 16000)
         #expect(output.count == 16000)
-        let expected = (0..<16000).map { Float(0.5 * sin(2 * Double.pi * 1000 * Double($0) / 16000)) }
+        let expected = TestSignals.sine(frequency: 1000, amplitude: 0.5, rate: 16000, count: 16000)
         #expect(maxAbsDifference(output[1000..<15000], expected[1000..<15000]) <= 1e-3)
     }
 }

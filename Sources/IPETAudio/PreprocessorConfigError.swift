@@ -1,0 +1,24 @@
+/// A `preprocessor_config.json` that cannot configure a feature extractor: which file (when read from one),
+/// which key, and what is wrong with it.
+public struct PreprocessorConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let path: String?
+    public let key: String?
+    public let reason: String
+
+    public init(path: String? = nil, key: String?, reason: String) {
+        self.path = path
+        self.key = key
+        self.reason = reason
+    }
+
+    /// The same error, attributed to the file it came from.
+    func located(at path: String) -> PreprocessorConfigError {
+        PreprocessorConfigError(path: path, key: key, reason: reason)
+    }
+
+    public var description: String {
+        let place = path.map { "\($0): " } ?? "preprocessor config: "
+        let what = key.map { "\"\($0)\" " } ?? ""
+        return place + what + reason
+    }
+}

@@ -1,0 +1,411 @@
+import IPETFormats
+import IPETTensor
+
+/// Configuration of a wav2vec 2.0 model, read from `config.json` (`Wav2Vec2Config`; defaults are its defaults,
+/// i.e. facebook/wav2vec2-base).
+public struct Wav2Vec2Configuration: Sendable, Equatable {
+    public enum FeatureNorm: String, Sendable { case group, layer }
+
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var intermediateSize: Int
+    public var layerNormEps: Float
+    public var featureNorm: FeatureNorm
+    public var convDim: [Int]
+    public var convKernel: [Int]
+    public var convStride: [Int]
+    public var convBias: Bool
+    public var positionKernel: Int
+    public var positionGroups: Int
+    /// Pre-LN encoder ("stable layer norm", large/LV-60 models) instead of post-LN (base).
+    public var stableLayerNorm: Bool
+    public var classifierProjectionSize: Int
+    public var useWeightedLayerSum: Bool
+    public var tdnnDim: [Int]
+    public var tdnnKernel: [Int]
+    public var tdnnDilation: [Int]
+    public var xvectorOutputDim: Int
+    public var labels: [String]
+
+    public init(config: JSONValue, source: String) throws(ModelError) {
+        hiddenSize = try configInt(config, "hidden_size", default: 768, source: source)
+        layers = try configInt(config, "num_hidden_layers", default: 12, source: source)
+        heads = try configInt(config, "num_attention_heads", default: 12, source: source)
+        intermediateSize = try configInt(config, "intermediate_size", default: 3072, source: source)
+        layerNormEps = Float(try configDouble(config, "layer_norm_eps", default: 1e-5, source: source))
+        let norm = config["feat_extract_norm"]?.string ?? "group"
+        guard let featureNorm = FeatureNorm(rawValue: norm) else {
+            throw ModelError(source, "feat_extract_norm \"\(norm)\" is not \"group\" or \"layer\"")
+        }
+        self.featureNorm = featureNorm
+        convDim = try configIntList(config, "conv_dim", default: [512, 512, 512, 512, 512, 512, 512], source: source)
+        convKernel = try configIntList(config, "conv_kernel", default: [10, 3, 3, 3, 3, 2, 2], source: source)
+        convStride = try configIntList(config, "conv_stride", default: [5, 2, 2, 2, 2, 2, 2], source: source)
+        convBias = try configBool(config, "conv_bias", default: false, source: source)
+        positionKernel = try configInt(config, "num_conv_pos_embeddings", default: 128, source: source)
+        positionGroups = try configInt(config, "num_conv_pos_embedding_groups", default: 16, source: source)
+        stableLayerNorm = try configBool(config, "do_stable_layer_norm", default: false, source: source)
+        classifierProjectionSize = try configInt(config, "classifier_proj_size", default: 256, source: source)
+        useWeightedLayerSum = try configBool(config, "use_weighted_layer_sum", default: false, source: source)
+        tdnnDim = try configIntList(config, "tdnn_dim", default: [512, 512, 512, 512, 1500], source: source)
+        tdnnKernel = try configIntList(config, "tdnn_kernel", default: [5, 3, 3, 1, 1], source: source)
+        tdnnDilation = try configIntList(config, "tdnn_dilation", default: [1, 2, 3, 1, 1], source: source)
+        xvectorOutputDim = try configInt(config, "xvector_output_dim", default: 512, source: source)
+        for key in ["hidden_act", "feat_extract_activation"] {
+            let act = config[key]?.string ?? "gelu"
+            guard act == "gelu" else { throw ModelError(source, "\(key) \"\(act)\" is not supported (only \"gelu\")") }
+        }
+        guard !convDim.isEmpty, convDim.count == convKernel.count, convDim.count == convStride.count,
+            convKernel.allSatisfy({ $0 > 0 }), convStride.allSatisfy({ $0 > 0 })
+        else { throw ModelError(source, "conv_dim, conv_kernel and conv_stride must be non-empty lists of equal length") }
+        guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else {
+            throw ModelError(source, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
+        }
+        guard positionGroups > 0, hiddenSize % positionGroups == 0, positionKernel > 0 else {
+            throw ModelError(source, "hidden_size \(hiddenSize) is not divisible by num_conv_pos_embedding_groups \(positionGroups)")
+        }
+        guard tdnnDim.count == tdnnKernel.count, tdnnDim.count == tdnnDilation.count else {
+            throw ModelError(source, "tdnn_dim, tdnn_kernel and tdnn_dilation must have equal length")
+        }
+        var count = try configInt(config, "num_labels", default: 0, source: source)
+        if let id2label = config["id2label"]?.object { count = id2label.count }
+        labels = labelNames(config, count: count)
+    }
+
+    /// Frames the conv feature encoder makes from `samples` samples: `L ← ⌊(L − k)/s⌋ + 1` per layer (0 when the
+    /// input is shorter than the receptive field).
+    public func frames(samples: Int) -> Int {
+        var length = samples
+        for (k, s) in zip(convKernel, convStride) {
+            guard length >= k else { return 0 }
+            length = (length - k) / s + 1
+        }
+        return length
+    }
+
+    /// Smallest input that yields one frame (400 samples for the base stack).
+    public var receptiveField: Int {
+        var field = 1
+        for (k, s) in zip(convKernel, convStride).reversed() { field = (field - 1) * s + k }
+        return field
+    }
+}
+
+/// wav2vec 2.0 (Baevski et al. 2020) as transformers' `Wav2Vec2Model` computes it in eval mode
+/// (`MODELS.md` §B.3–B.6), with optional IPET prompts and adapters per layer.
+///
+///     z      = ConvFeatureEncoder(x)                                  [T, C]   (GELU(norm(conv)) per layer)
+///     e      = LN(z) (extract_features);  h = Linear(e)               [T, D]
+///     h      = h + GELU(WeightNormConv_{K, groups G}(h)) (last frame dropped when K is even)
+///     post-LN: h = LN(h); per layer a = LN(h + Attn(h)); h = LN_final(a + FFN(a))
+///     pre-LN : per layer h = h + Attn(LN(h)); h = h + FFN(LN_final(h)); after the last, h = LN(h)
+public final class Wav2Vec2Model: @unchecked Sendable {
+    public let config: Wav2Vec2Configuration
+
+    struct ConvLayer: Sendable {
+        /// `[out, k·in]` with columns ordered (tap j, input channel c): matches an im2col row of time-major input.
+        let weight: Tensor
+        let bias: Tensor?
+        let kernel: Int
+        let stride: Int
+        let inChannels: Int
+        let outChannels: Int
+        /// GroupNorm (group mode, layer 0 only) or LayerNorm (layer mode) affine parameters.
+        let norm: (weight: Tensor, bias: Tensor)?
+    }
+
+    struct Block: Sendable {
+        let attention: SelfAttention
+        let attentionNorm: LayerNorm
+        let feedForward: FeedForward
+        let finalNorm: LayerNorm
+    }
+
+    let convLayers: [ConvLayer]
+    let projectionNorm: LayerNorm
+    let projection: Linear
+    /// Effective positional-conv weight per group, `[G][Cg out, K·Cg in]` columns ordered (tap, channel).
+    let positionWeight: Tensor
+    let positionBias: Tensor
+    let encoderNorm: LayerNorm
+    let blocks: [Block]
+
+    public init(config: Wav2Vec2Configuration, weights: WeightStore) throws(ModelError) {
+        self.config = config
+        let root = weights.scope("wav2vec2")
+        var convLayers: [ConvLayer] = []
+        var inChannels = 1
+        for (i, out) in config.convDim.enumerated() {
+            let k = config.convKernel[i]
+            let layer = root.scope("feature_extractor.conv_layers.\(i)")
+            let w = try layer.tensor("conv.weight", shape: [out, inChannels, k])
+            let bias = config.convBias ? try layer.tensor("conv.bias", shape: [out]) : nil
+            var norm: (Tensor, Tensor)?
+            if config.featureNorm == .layer || i == 0 {
+                norm = (try layer.tensor("layer_norm.weight", shape: [out]), try layer.tensor("layer_norm.bias", shape: [out]))
+            }
+            convLayers.append(ConvLayer(
+                weight: Self.tapMajor(w, out: out, inChannels: inChannels, kernel: k), bias: bias, kernel: k,
+                stride: config.convStride[i], inChannels: inChannels, outChannels: out, norm: norm))
+            inChannels = out
+        }
+        self.convLayers = convLayers
+        let c = config.convDim.last!, d = config.hiddenSize
+        projectionNorm = try LayerNorm(root.scope("feature_projection.layer_norm"), size: c, eps: config.layerNormEps)
+        projection = try Linear(root.scope("feature_projection.projection"), in: c, out: d)
+        let pos = root.scope("encoder.pos_conv_embed.conv")
+        let g = config.positionGroups, cg = d / g, kp = config.positionKernel
+        let effective: Tensor
+        if pos.contains("weight_v") {
+            effective = Self.weightNorm(
+                v: try pos.tensor("weight_v", shape: [d, cg, kp]), g: try pos.tensor("weight_g", shape: [1, 1, kp]))
+        } else {
+            effective = try pos.tensor("weight", shape: [d, cg, kp])
+        }
+        positionWeight = Self.tapMajor(effective, out: d, inChannels: cg, kernel: kp)
+        positionBias = try pos.tensor("bias", shape: [d])
+        encoderNorm = try LayerNorm(root.scope("encoder.layer_norm"), size: d, eps: config.layerNormEps)
+        var blocks: [Block] = []
+        for l in 0..<config.layers {
+            let layer = root.scope("encoder.layers.\(l)")
+            let attn = layer.scope("attention")
+            blocks.append(Block(
+                attention: try SelfAttention(
+                    query: try Linear(attn.scope("q_proj"), in: d, out: d), key: try Linear(attn.scope("k_proj"), in: d, out: d),
+                    value: try Linear(attn.scope("v_proj"), in: d, out: d), output: try Linear(attn.scope("out_proj"), in: d, out: d),
+                    heads: config.heads),
+                attentionNorm: try LayerNorm(layer.scope("layer_norm"), size: d, eps: config.layerNormEps),
+                feedForward: FeedForward(
+                    up: try Linear(layer.scope("feed_forward.intermediate_dense"), in: d, out: config.intermediateSize),
+                    down: try Linear(layer.scope("feed_forward.output_dense"), in: config.intermediateSize, out: d)),
+                finalNorm: try LayerNorm(layer.scope("final_layer_norm"), size: d, eps: config.layerNormEps)))
+        }
+        self.blocks = blocks
+    }
+
+    /// Reorders a PyTorch conv weight `[out, in, k]` to `[out, k·in]` with (tap, channel) columns.
+    static func tapMajor(_ w: Tensor, out: Int, inChannels: Int, kernel: Int) -> Tensor {
+        let t = Tensor(zeros: [out, kernel * inChannels])
+        let src = w.data, dst = t.mutableData
+        for o in 0..<out {
+            for c in 0..<inChannels {
+                for j in 0..<kernel { dst[o * kernel * inChannels + j * inChannels + c] = src[(o * inChannels + c) * kernel + j] }
+            }
+        }
+        return t
+    }
+
+    /// Weight normalisation with `dim=2`: `W[o,i,k] = g[k] · v[o,i,k] / ‖v[:,:,k]‖` (norm over output and input
+    /// channels for each tap), computed once at load in double precision.
+    static func weightNorm(v: Tensor, g: Tensor) -> Tensor {
+        let (out, inner, k) = (v.shape[0], v.shape[1], v.shape[2])
+        var norms = [Double](repeating: 0, count: k)
+        let src = v.data
+        for i in 0..<(out * inner) {
+            for j in 0..<k { norms[j] += Double(src[i * k + j]) * Double(src[i * k + j]) }
+        }
+        let w = Tensor(zeros: v.shape)
+        let dst = w.mutableData
+        for i in 0..<(out * inner) {
+            for j in 0..<k { dst[i * k + j] = Float(Double(g.data[j]) * Double(src[i * k + j]) / norms[j].squareRoot()) }
+        }
+        return w
+    }
+
+    public struct Output {
+        /// `[batch, frames, hidden]`.
+        public var lastHiddenState: Tensor
+        /// `[batch, frames, conv_dim[-1]]`: the feature-projection LayerNorm output.
+        public var extractFeatures: Tensor
+        /// transformers' `hidden_states`: the encoder input to layer 0, then every layer's output (for the pre-LN
+        /// variant the last entry is the raw last-layer output, before the final encoder LayerNorm, as in 5.x).
+        public var hiddenStates: [Tensor]
+        /// Valid frames per item.
+        public var frames: [Int]
+    }
+
+    /// Runs the model on `batch` waveforms of `samples` samples each (`input_values`, already normalised).
+    /// `validSamples` marks right-padding per item: frames past `frames(validSamples)` are zeroed before the
+    /// positional convolution and masked as attention keys, exactly like transformers' attention mask.
+    public func forward(
+        _ input: Tensor, validSamples: [Int]? = nil, adaptations: [LayerAdaptation]? = nil, outputHiddenStates: Bool = false,
+        workspace: Workspace = Workspace()
+    ) throws(ModelError) -> Output {
+        guard input.rank == 2 else { throw ModelError("wav2vec2", "input must be [batch, samples], got \(input.shape)") }
+        let batch = input.shape[0], samples = input.shape[1]
+        let t = config.frames(samples: samples)
+        guard t > 0 else {
+            throw ModelError("wav2vec2", "audio of \(samples) samples is shorter than one frame (\(config.receptiveField) samples)")
+        }
+        if let adaptations, adaptations.count != config.layers {
+            throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
+        }
+        let valid = (validSamples ?? Array(repeating: samples, count: batch)).map { min(config.frames(samples: $0), t) }
+        let c = config.convDim.last!, d = config.hiddenSize
+        let features = Tensor(zeros: [batch, t, c])
+        let extract = Tensor(zeros: [batch, t, c])
+        for b in 0..<batch {
+            encode(input.data + b * samples, samples: samples, into: features.mutableData + b * t * c, workspace: workspace)
+        }
+        projectionNorm(features.data, rows: batch * t, into: extract.mutableData)
+        let h = Tensor(zeros: [batch, t, d])
+        projection(extract.data, rows: batch * t, into: h.mutableData)
+        for b in 0..<batch where valid[b] < t {
+            (h.mutableData + (b * t + valid[b]) * d).update(repeating: 0, count: (t - valid[b]) * d)
+        }
+        addPositionalEmbedding(h.mutableData, batch: batch, frames: t, workspace: workspace)
+        if !config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
+        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
+        let keyLengths = validSamples == nil ? nil : valid
+        for (l, block) in blocks.enumerated() {
+            run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: keyLengths, workspace: workspace)
+            if outputHiddenStates { hidden.append(h.copy()) }
+        }
+        if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
+        return Output(lastHiddenState: h, extractFeatures: extract, hiddenStates: hidden, frames: valid)
+    }
+
+    /// The convolutional feature encoder for one waveform, writing `[frames, conv_dim[-1]]` time-major.
+    func encode(_ x: UnsafePointer<Float>, samples: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        var length = samples
+        var current = UnsafeMutablePointer(mutating: x)
+        for (i, layer) in convLayers.enumerated() {
+            let frames = (length - layer.kernel) / layer.stride + 1
+            let width = layer.kernel * layer.inChannels
+            let isLast = i == convLayers.count - 1
+            let y = isLast ? out : workspace.buffer(i % 2 == 0 ? "conv.a" : "conv.b", count: frames * layer.outChannels)
+            // im2col: row t = input rows stride·t ..< stride·t + kernel, contiguous in time-major layout.
+            let columns = workspace.buffer("conv.columns", count: frames * width)
+            for f in 0..<frames {
+                (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
+            }
+            Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
+            if let norm = layer.norm {
+                if config.featureNorm == .layer {
+                    // LayerNorm over channels at each step; PyTorch's default eps 1e-5 (not config.layer_norm_eps).
+                    Kernels.layerNorm(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data,
+                                      eps: 1e-5, into: y)
+                } else {
+                    // GroupNorm(groups = channels): each channel normalised over the whole time axis, eps 1e-5.
+                    Self.normaliseColumns(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data, eps: 1e-5)
+                }
+            }
+            Kernels.gelu(y, count: frames * layer.outChannels)
+            current = y
+            length = frames
+        }
+    }
+
+    /// Per-column normalisation of a time-major `[rows, cols]` matrix (GroupNorm with one group per channel).
+    static func normaliseColumns(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>, eps: Float) {
+        var mean = [Double](repeating: 0, count: cols), variance = [Double](repeating: 0, count: cols)
+        for r in 0..<rows {
+            for c in 0..<cols { mean[c] += Double(y[r * cols + c]) }
+        }
+        for c in 0..<cols { mean[c] /= Double(rows) }
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let dv = Double(y[r * cols + c]) - mean[c]
+                variance[c] += dv * dv
+            }
+        }
+        var scale = [Float](repeating: 0, count: cols), shift = [Float](repeating: 0, count: cols)
+        for c in 0..<cols {
+            let inv = 1 / (variance[c] / Double(rows) + Double(eps)).squareRoot()
+            scale[c] = Float(inv) * weight[c]
+            shift[c] = bias[c] - Float(mean[c] * inv) * weight[c]
+        }
+        for r in 0..<rows {
+            for c in 0..<cols { y[r * cols + c] = y[r * cols + c] * scale[c] + shift[c] }
+        }
+    }
+
+    /// `h ← h + GELU(conv(h))` with the grouped, weight-normalised positional convolution; zero padding of
+    /// ⌊K/2⌋ on both sides and, for even K, the extra last output frame dropped — so output frame t sees input
+    /// frames t − ⌊K/2⌋ … t − ⌊K/2⌋ + K − 1.
+    func addPositionalEmbedding(_ h: UnsafeMutablePointer<Float>, batch: Int, frames t: Int, workspace: Workspace) {
+        let d = config.hiddenSize, g = config.positionGroups, cg = d / g, k = config.positionKernel, pad = k / 2
+        let width = k * cg
+        let pos = workspace.buffer("pos.out", count: t * d)
+        let columns = workspace.buffer("pos.columns", count: t * width)
+        let groupOut = workspace.buffer("pos.group", count: t * cg)
+        for b in 0..<batch {
+            let x = h + b * t * d
+            for group in 0..<g {
+                for f in 0..<t {
+                    let row = columns + f * width
+                    for j in 0..<k {
+                        let src = f - pad + j
+                        if src >= 0 && src < t {
+                            (row + j * cg).update(from: x + src * d + group * cg, count: cg)
+                        } else {
+                            (row + j * cg).update(repeating: 0, count: cg)
+                        }
+                    }
+                }
+                let w = positionWeight.rows(group * cg, count: cg)
+                Gemm.gemm(transB: true, m: t, n: cg, k: width, a: columns, lda: width, b: w.data, ldb: width, c: groupOut, ldc: cg)
+                for f in 0..<t { (pos + f * d + group * cg).update(from: groupOut + f * cg, count: cg) }
+            }
+            Kernels.addBias(positionBias.data, to: pos, rows: t, cols: d)
+            Kernels.gelu(pos, count: t * d)
+            Kernels.add(x, pos, into: x, count: t * d)
+        }
+    }
+
+    /// One encoder layer in place on `h` `[batch, frames, D]`, with IPET prompts prepended for the layer and
+    /// dropped after its final LayerNorm, and the parallel adapter (IPET.md §2) beside the feed-forward block.
+    func run(_ block: Block, adaptation: LayerAdaptation?, on h: UnsafeMutablePointer<Float>, batch: Int, frames n: Int,
+             keyLengths: [Int]?, workspace: Workspace) {
+        let d = config.hiddenSize
+        let k = adaptation?.promptCount ?? 0
+        let m = n + k
+        let rows = batch * m
+        let x: UnsafeMutablePointer<Float>
+        if k > 0, let prompts = adaptation?.prompts {
+            x = workspace.buffer("w2v.extended", count: rows * d)
+            for b in 0..<batch {
+                (x + b * m * d).update(from: prompts.data, count: k * d)
+                (x + (b * m + k) * d).update(from: h + b * n * d, count: n * d)
+            }
+        } else {
+            x = h
+        }
+        let keys = keyLengths?.map { $0 + k }
+        let normed = workspace.buffer("w2v.normed", count: rows * d)
+        let branch = workspace.buffer("w2v.branch", count: rows * d)
+        var adapted: UnsafeMutablePointer<Float>?
+        if config.stableLayerNorm {
+            block.attentionNorm(x, rows: rows, into: normed)
+            block.attention(normed, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
+            Kernels.add(x, branch, into: x, count: rows * d)
+            if let adapter = adaptation?.adapter {
+                let a = workspace.buffer("w2v.adapter", count: rows * d)
+                adapter(x, rows: rows, into: a, workspace: workspace)
+                adapted = a
+            }
+            block.finalNorm(x, rows: rows, into: normed)
+            block.feedForward(normed, rows: rows, into: branch, workspace: workspace)
+            Kernels.add(x, branch, into: x, count: rows * d)
+            if let adapted { Kernels.add(x, adapted, into: x, count: rows * d) }
+        } else {
+            block.attention(x, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
+            Kernels.add(x, branch, into: x, count: rows * d)
+            if let adapter = adaptation?.adapter {
+                let a = workspace.buffer("w2v.adapter", count: rows * d)
+                adapter(x, rows: rows, into: a, workspace: workspace)
+                adapted = a
+            }
+            block.attentionNorm(x, rows: rows, into: x)
+            block.feedForward(x, rows: rows, into: branch, workspace: workspace)
+            Kernels.add(x, branch, into: x, count: rows * d)
+            if let adapted { Kernels.add(x, adapted, into: x, count: rows * d) }
+            block.finalNorm(x, rows: rows, into: x)
+        }
+        if k > 0 {
+            for b in 0..<batch { (h + b * n * d).update(from: x + (b * m + k) * d, count: n * d) }
+        }
+    }
+}
