@@ -244,7 +244,7 @@ SPEC_BY_NAME = {s.name: s for s in SPECS}
 
 def make_waveforms() -> dict[str, np.ndarray]:
     """Deterministic test clips (float32, 16 kHz).  Different amplitudes and DC offsets so that the per-utterance
-    normalisation matters; clip_3p7s is quiet (rms ~3e-3) so that eps=1e-7 inside the sqrt is visible."""
+    normalisation matters; clip_3p7s is quiet (rms ~2e-3) so that eps=1e-7 inside the sqrt is visible."""
     rng = np.random.default_rng(20240611)
 
     def tone(n, freqs, amps, phase_seed):

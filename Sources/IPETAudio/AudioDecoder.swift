@@ -46,10 +46,6 @@ public struct AudioDecoder: Sendable {
         self.maximumFrames = maximumFrames
     }
 
-    /// libsndfile keeps the error of a failed open in a process-wide variable read back with
-    /// `sf_strerror(NULL)`; opening under one lock keeps that message paired with the file that caused it.
-    private static let openLock = NSLock()
-
     /// Decodes `path` to mono Float32 at its native rate.
     public func decode(path: String) throws(AudioError) -> DecodedAudio {
         func fail(_ problem: AudioError.Problem) -> AudioError { AudioError(path: path, problem: problem) }
@@ -64,16 +60,13 @@ public struct AudioDecoder: Sendable {
         guard fileSize > 0 else { throw fail(.empty) }
 
         var info = SF_INFO()
-        let file: OpaquePointer
-        do {
-            Self.openLock.lock()
-            defer { Self.openLock.unlock() }
+        let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
             guard let opened = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
                 throw fail(.notAudio(String(cString: sf_strerror(nil))))
             }
-            file = opened
+            return opened
         }
-        defer { sf_close(file) }
+        defer { SndFileLock.withLock { _ = sf_close(file) } }
 
         guard info.channels > 0 else { throw fail(.zeroChannels) }
         guard info.samplerate > 0 else { throw fail(.invalidSampleRate(Int(info.samplerate))) }

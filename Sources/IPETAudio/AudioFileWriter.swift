@@ -1,5 +1,4 @@
 import CSndFile
-import Foundation
 
 /// Writes Float32 audio with libsndfile, in the containers and codecs `AudioDecoder` is tested against.
 ///
@@ -26,9 +25,6 @@ public enum AudioFileWriter {
         }
     }
 
-    /// Serialises `sf_open` for the same reason as `AudioDecoder`: its failure text lives in a global.
-    private static let openLock = NSLock()
-
     /// Writes `interleaved` (frame-major, `channels` values per frame) to `path`, replacing any existing file.
     /// Samples outside [-1, 1] are clipped by libsndfile for integer formats.
     public static func write(interleaved: [Float], channels: Int, sampleRate: Int, format: Format, to path: String)
@@ -44,19 +40,16 @@ public enum AudioFileWriter {
         info.channels = Int32(channels)
         info.format = format.sndfileFormat
         guard sf_format_check(&info) != 0 else { throw fail("libsndfile cannot write \(format) at \(sampleRate) Hz") }
-        let file: OpaquePointer
-        do {
-            openLock.lock()
-            defer { openLock.unlock() }
+        let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
             guard let opened = sf_open(path, Int32(SFM_WRITE), &info) else {
                 throw fail(String(cString: sf_strerror(nil)))
             }
-            file = opened
+            return opened
         }
         let frames = interleaved.count / channels
         let written = interleaved.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
         let writeError = written == frames ? nil : String(cString: sf_strerror(file))
-        let closeStatus = sf_close(file)
+        let closeStatus = SndFileLock.withLock { sf_close(file) }
         if let writeError { throw fail(writeError) }
         guard closeStatus == 0 else { throw fail(String(cString: sf_error_number(closeStatus))) }
     }

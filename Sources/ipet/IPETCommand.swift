@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IPETTensor
+import Logging
 
 @main
 struct IPETCommand: ParsableCommand {
@@ -15,11 +16,22 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for computation (0 = one per core). BLAS and our own loops share this budget.")
     var threads: Int = 0
 
+    @Flag(name: .shortAndLong, help: "Log progress details (backbone loads, timings) on standard error.")
+    var verbose = false
+
     func validate() throws {
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or a positive number") }
     }
 
-    func apply() { ComputeThreads.configure(threads) }
+    func apply() {
+        ComputeThreads.configure(threads)
+        let level: Logger.Level = verbose ? .info : .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
 }
 
 /// Prints `error: <message>` on stderr and exits with status 1: one line that names the file and the problem.
