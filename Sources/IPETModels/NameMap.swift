@@ -48,7 +48,7 @@ public enum NameMap {
         var n = name
         n = n.replacing(".parametrizations.weight.original0", with: ".weight_g")
         n = n.replacing(".parametrizations.weight.original1", with: ".weight_v")
-        let backboneRoots = ["feature_extractor.", "feature_projection.", "encoder.", "masked_spec_embed", "adapter."]
+        let backboneRoots = ["feature_extractor.conv_layers.", "feature_projection.", "encoder.", "masked_spec_embed", "adapter."]
         if backboneRoots.contains(where: { n.hasPrefix($0) }) { n = wav2vec2Prefix + n }
         return n
     }

@@ -125,7 +125,13 @@ public struct Wav2Vec2XVectorHead: Sendable {
             }
             // Pooled length: all frames without padding; with padding transformers uses len − Σ(k − 1).
             var n = length
-            if output.frames[b] < t { n = min(length, output.frames[b] - tdnn.reduce(0) { $0 + $1.taps - 1 }) }
+            if output.frames[b] < t {
+                // transformers slices `[:frames − Σ(k − 1)]` (dilation ignored), Python semantics included: a
+                // negative length counts from the end. Only callers that pad x-vector batches see this.
+                n = output.frames[b] - tdnn.reduce(0) { $0 + $1.taps - 1 }
+                if n < 0 { n = max(0, length + n) }
+                n = min(n, length)
+            }
             guard n >= 2 else { throw ModelError("xvector", "item \(b) has too few frames for statistics pooling") }
             let dst = stats.mutableData + b * 2 * lastDim
             for c in 0..<lastDim {
@@ -146,5 +152,25 @@ public struct Wav2Vec2XVectorHead: Sendable {
         let logits = Tensor(zeros: [batch, classifier.outFeatures])
         classifier(embeddings.data, rows: batch, into: logits.mutableData)
         return (embeddings, logits)
+    }
+}
+
+/// The head a wav2vec 2.0 checkpoint carries, recognised from its tensors.
+public enum Wav2Vec2Head: Sendable {
+    case sequenceClassification(Wav2Vec2SequenceClassificationHead)
+    case xvector(Wav2Vec2XVectorHead)
+
+    /// Builds the head present in `weights`, or nil for a bare or pretraining checkpoint.
+    public static func load(config: Wav2Vec2Configuration, weights: WeightStore) throws(ModelError) -> Wav2Vec2Head? {
+        guard weights.contains("projector.weight"), weights.contains("classifier.weight") else { return nil }
+        if weights.contains("tdnn.0.kernel.weight") { return .xvector(try Wav2Vec2XVectorHead(config: config, weights: weights)) }
+        return .sequenceClassification(try Wav2Vec2SequenceClassificationHead(config: config, weights: weights))
+    }
+
+    public var needsHiddenStates: Bool {
+        switch self {
+        case let .sequenceClassification(h): return h.needsHiddenStates
+        case let .xvector(h): return h.needsHiddenStates
+        }
     }
 }
