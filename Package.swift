@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "IPETTensorTests", dependencies: ["IPETTensor", "IPETTestSupport"]),
         .testTarget(name: "IPETAudioTests", dependencies: ["IPETAudio", "IPETTestSupport"]),
         .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETEngine", "IPETTestSupport"]),
-        .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETTestSupport"]),
+        .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETAudio", "IPETFormats", "IPETTestSupport"]),
     ]
 )

@@ -1,15 +1,21 @@
 import Foundation
 
-/// Kaldi's triangular mel filter bank, built exactly like `torchaudio.compliance.kaldi.get_mel_banks`
-/// (no VTLN warping), in Double and rounded to Float once.
+/// Kaldi's triangular mel filter bank, built like `torchaudio.compliance.kaldi.get_mel_banks` (no VTLN warping),
+/// including its Float32 arithmetic.
 ///
 /// - `mel(f) = 1127 · ln(1 + f / 700)`
-/// - `Δ = (mel(high) − mel(low)) / (bins + 1)`; filter `m` spans `left = mel(low) + m·Δ`, `centre = left + Δ`,
-///   `right = left + 2Δ`
+/// - `Δ = (mel(high) − mel(low)) / (bins + 1)`; filter `m` spans `left = mel(low) + m·Δ`, `centre = mel(low) + (m+1)·Δ`,
+///   `right = mel(low) + (m+2)·Δ`
 /// - FFT column `k` (of `paddedWindowSize / 2` real columns) sits at `k · sampleFrequency / paddedWindowSize` Hz;
 ///   `weight[m, k] = max(0, min((mel_k − left) / (centre − left), (right − mel_k) / (right − centre)))`
 /// - torchaudio then appends one zero column for the Nyquist bin, so the bank is
 ///   `bins × (paddedWindowSize / 2 + 1)` and the spectrum's last bin never contributes.
+///
+/// Why Float32 and not Double: torchaudio evaluates the triangles in Float32 (`mel_low`, `Δ` are Python doubles,
+/// everything after them is a float32 tensor), and the differences `mel_k − left` of numbers near 2000 lose
+/// about 1e-4 mel, so its weights are off by up to ~1e-5 from the exact ones. An exact (Double) bank therefore
+/// misses torchaudio's log-mel by up to ~2e-4 on ordinary bins; replaying torchaudio's Float32 operations brings
+/// that to ~2e-5 (the `1e-3` parity tests show the difference).
 ///
 /// The DC column is 0 whenever `low > 0` (mel(0) = 0 lies left of every triangle).
 public struct KaldiMelBank: Sendable, Equatable {
@@ -30,26 +36,33 @@ public struct KaldiMelBank: Sendable, Equatable {
     /// `highFreq` is already resolved (see `KaldiFbankOptions.resolvedHighFreq`); callers validate the ranges.
     public init(numBins: Int, paddedWindowSize: Int, sampleFrequency: Double, lowFreq: Double, highFreq: Double) {
         let fftColumns = paddedWindowSize / 2
+        // Python scalars (double) in torchaudio ...
         let binWidth = sampleFrequency / Double(paddedWindowSize)
         let melLow = Self.mel(lowFreq)
         let melHigh = Self.mel(highFreq)
         let delta = (melHigh - melLow) / Double(numBins + 1)
-        let columnMel = (0..<fftColumns).map { Self.mel(binWidth * Double($0)) }
+        // ... which meet float32 tensors and are rounded to Float there.
+        let melLow32 = Float(melLow)
+        let delta32 = Float(delta)
+        let columnMel: [Float] = (0..<fftColumns).map { k in
+            let hz = Float(binWidth) * Float(k)
+            return Float(1127.0) * log(Float(1.0) + hz / Float(700.0))
+        }
 
         var weights = [Float](repeating: 0, count: numBins * (fftColumns + 1))
         var ranges: [Range<Int>] = []
         var centres: [Double] = []
         for m in 0..<numBins {
-            let left = melLow + Double(m) * delta
-            let centre = melLow + Double(m + 1) * delta
-            let right = melLow + Double(m + 2) * delta
-            centres.append(Self.inverseMel(centre))
+            let left = melLow32 + Float(m) * delta32
+            let centre = melLow32 + (Float(m) + 1) * delta32
+            let right = melLow32 + (Float(m) + 2) * delta32
+            centres.append(Self.inverseMel(melLow + Double(m + 1) * delta))
             var first = Int.max
             var last = -1
             for k in 0..<fftColumns {
                 let up = (columnMel[k] - left) / (centre - left)
                 let down = (right - columnMel[k]) / (right - centre)
-                let w = Float(max(0, min(up, down)))
+                let w = max(0, min(up, down))
                 if w > 0 {
                     weights[m * (fftColumns + 1) + k] = w
                     first = min(first, k)

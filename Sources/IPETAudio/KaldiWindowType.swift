@@ -11,24 +11,26 @@ import Foundation
 public enum KaldiWindowType: String, Sendable, CaseIterable {
     case hanning, povey, hamming, rectangular, blackman
 
-    /// The window's `length` coefficients, computed in Double and rounded to Float once (torch computes them
-    /// in Float32; the two differ by at most one unit in the last place).
+    /// The window's `length` coefficients, replaying torch's Float32 arithmetic
+    /// (`torch.hann_window(N, periodic=False)` = `arange(N) · f32(2π/(N−1))`, `cos`, `· −0.5`, `+ 0.5`; povey is
+    /// that `^0.85`; hamming the same with 0.54/0.46; blackman as kaldi.py writes it), so the frames that reach
+    /// the FFT are the ones torchaudio's are, not merely within a rounding of them.
     public func coefficients(length: Int, blackmanCoefficient: Double = 0.42) -> [Float] {
         precondition(length >= 1, "window length must be positive")
         if length == 1 { return [1] }
-        let a = 2 * Double.pi / Double(length - 1)
+        let step = 2 * Double.pi / Double(length - 1)
+        let a = Float(step)
         return (0..<length).map { n in
-            let c = cos(a * Double(n))
-            let w: Double
+            let x = Float(n) * a
             switch self {
-            case .hanning: w = 0.5 - 0.5 * c
-            case .povey: w = pow(max(0.5 - 0.5 * c, 0), 0.85)
-            case .hamming: w = 0.54 - 0.46 * c
-            case .rectangular: w = 1
+            case .hanning: return cos(x) * -0.5 + 0.5
+            case .povey: return pow(cos(x) * -0.5 + 0.5, 0.85)
+            case .hamming: return cos(x) * -0.46 + 0.54
+            case .rectangular: return 1
             case .blackman:
-                w = blackmanCoefficient - 0.5 * c + (0.5 - blackmanCoefficient) * cos(2 * a * Double(n))
+                let c = Float(blackmanCoefficient)
+                return c - 0.5 * cos(x) + (0.5 - c) * cos(Float(n) * Float(2 * step))
             }
-            return Float(w)
         }
     }
 }

@@ -10,6 +10,7 @@ import Logging
 public final class Backbone: @unchecked Sendable {
     public enum Model: Sendable {
         case ast(AudioSpectrogramTransformer)
+        case wav2vec2(Wav2Vec2Model, head: Wav2Vec2Head?)
     }
 
     public let source: String
@@ -20,6 +21,8 @@ public final class Backbone: @unchecked Sendable {
     public let sampleRate: Int
     /// Spectrogram settings for AST (from `preprocessor_config.json`, else transformers' defaults).
     public let spectrogram: SpectrogramFeatures.Configuration?
+    /// Waveform normalisation for wav2vec 2.0 (from `preprocessor_config.json`, else transformers' defaults).
+    public let waveform: WaveformNormalizer.Configuration?
     /// Label names of the checkpoint's own head, if it has one.
     public let labels: [String]
     /// True when the head is multi-label (`problem_type` multi_label_classification, or AudioSet's 527
@@ -55,10 +58,24 @@ public final class Backbone: @unchecked Sendable {
             features.melBins = astConfig.melBins
             features.maxLength = astConfig.maxLength
             spectrogram = features
+            waveform = nil
             sampleRate = features.samplingRate
             labels = ast.head == nil ? [] : astConfig.labels
         case .wav2vec2:
-            throw ModelError(checkpoint.source, "wav2vec 2.0 checkpoints are not supported by this build yet")
+            let w2vConfig = try Wav2Vec2Configuration(config: checkpoint.config, source: checkpoint.source)
+            let w2v = try Wav2Vec2Model(config: w2vConfig, weights: checkpoint.weights)
+            let head = try Wav2Vec2Head.load(config: w2vConfig, weights: checkpoint.weights)
+            model = .wav2vec2(w2v, head: head)
+            let normalizer = try WaveformNormalizer.Configuration(preprocessorConfig: pre ?? .object([]))
+            waveform = normalizer
+            spectrogram = nil
+            sampleRate = normalizer.samplingRate
+            if case let .sequenceClassification(h)? = head {
+                labels = w2vConfig.labels.count == h.classifier.outFeatures
+                    ? w2vConfig.labels : (0..<h.classifier.outFeatures).map { "LABEL_\($0)" }
+            } else {
+                labels = []
+            }
         }
         let problem = checkpoint.config["problem_type"]?.string
         multiLabel = problem == "multi_label_classification" || (problem == nil && labels.count == 527)

@@ -40,6 +40,9 @@ public final class Classifier: @unchecked Sendable {
     public let activation: ScoreActivation
 
     public init(backbone: Backbone, activation: ScoreActivation? = nil) throws {
+        if case .wav2vec2(_, head: .xvector?) = backbone.model {
+            throw AudioPipelineError(path: backbone.source, message: "this is a speaker-embedding (x-vector) checkpoint: use `ipet embed`")
+        }
         guard !backbone.labels.isEmpty else {
             throw AudioPipelineError(path: backbone.source, message: "the checkpoint has no classification head (pass a pack with --pack)")
         }
@@ -56,6 +59,18 @@ public final class Classifier: @unchecked Sendable {
     public func classify(samples: [Float], source: String, workspace: Workspace = Workspace()) throws -> Prediction {
         let t0 = DispatchTime.now().uptimeNanoseconds
         switch backbone.model {
+        case let .wav2vec2(model, head):
+            guard case let .sequenceClassification(classifier)? = head else {
+                throw AudioPipelineError(path: source, message: "no classification head")
+            }
+            let values = try inputValues(samples, source: source)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let output = try model.forward(Tensor(shape: [1, values.count], values: values),
+                                           outputHiddenStates: classifier.needsHiddenStates, workspace: workspace)
+            let logits = classifier(output).array
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            return Prediction(logits: logits, scores: activation.apply(logits), labels: backbone.labels,
+                              seconds: (Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9))
         case let .ast(ast):
             let config = backbone.spectrogram!
             let features: [Float]
@@ -71,6 +86,15 @@ public final class Classifier: @unchecked Sendable {
             let logits = output.logits!.array
             return Prediction(logits: logits, scores: activation.apply(logits), labels: backbone.labels,
                               seconds: (Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9))
+        }
+    }
+
+    /// wav2vec 2.0 `input_values` for one unpadded clip.
+    func inputValues(_ samples: [Float], source: String) throws -> [Float] {
+        do {
+            return try WaveformNormalizer(backbone.waveform!).process(samples, sampleRate: backbone.sampleRate)
+        } catch {
+            throw AudioPipelineError(path: source, message: "\(error)")
         }
     }
 }

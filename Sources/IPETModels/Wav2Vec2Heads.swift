@@ -41,6 +41,14 @@ public struct Wav2Vec2SequenceClassificationHead: Sendable {
 
     /// Logits `[batch, labels]`.
     public func callAsFunction(_ output: Wav2Vec2Model.Output) -> Tensor {
+        let pooled = pooledProjection(output)
+        let logits = Tensor(zeros: [pooled.shape[0], classifier.outFeatures])
+        classifier(pooled.data, rows: pooled.shape[0], into: logits.mutableData)
+        return logits
+    }
+
+    /// `[batch, classifier_proj_size]`: the projected frames averaged over each item's valid frames.
+    public func pooledProjection(_ output: Wav2Vec2Model.Output) -> Tensor {
         let h = layerSum.map { $0(output.hiddenStates) } ?? output.lastHiddenState
         let (batch, t) = (h.shape[0], h.shape[1])
         let p = projector.outFeatures
@@ -53,9 +61,7 @@ public struct Wav2Vec2SequenceClassificationHead: Sendable {
             for f in 0..<n { Kernels.add(dst, projected.data + (b * t + f) * p, into: dst, count: p) }
             Kernels.scale(dst, by: 1 / Float(n), count: p)
         }
-        let logits = Tensor(zeros: [batch, classifier.outFeatures])
-        classifier(pooled.data, rows: batch, into: logits.mutableData)
-        return logits
+        return pooled
     }
 }
 

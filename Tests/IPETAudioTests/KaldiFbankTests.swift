@@ -36,7 +36,9 @@ import Testing
         #expect(bank.weights.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
-    @Test("mel bank: triangle m rises on [left, centre] and falls on [centre, right] in mel, per torchaudio's formula")
+    /// The bank replays torchaudio's Float32 arithmetic, which is ~1e-5 off the exact triangles (mel values near
+    /// 2000 carry ~1e-4 mel of rounding); 3e-5 bounds that.
+    @Test("mel bank: triangle m rises on [left, centre] and falls on [centre, right] in mel (within 3e-5)")
     func melBankFormula() {
         let bank = KaldiMelBank(options: Self.ast)
         let melLow = KaldiMelBank.mel(20), melHigh = KaldiMelBank.mel(8000)
@@ -46,7 +48,7 @@ import Testing
             for k in 0..<256 {
                 let melK = KaldiMelBank.mel(31.25 * Double(k))
                 let expected = max(0, min((melK - left) / delta, (left + 2 * delta - melK) / delta))
-                #expect(abs(Double(bank.weight(bin: m, column: k)) - expected) <= 1e-6)
+                #expect(abs(Double(bank.weight(bin: m, column: k)) - expected) <= 3e-5)
             }
         }
         // Centre frequencies increase and the last one sits just below Nyquist.
@@ -68,24 +70,25 @@ import Testing
         for f in [0.0, 20, 440, 8000] { #expect(abs(KaldiMelBank.inverseMel(KaldiMelBank.mel(f)) - f) < 1e-9) }
     }
 
-    @Test("hanning window: symmetric, 0 at both ends, 0.5 − 0.5 cos(2πn/399)")
+    /// Windows replay torch's Float32 arithmetic, so they are symmetric and exact only to Float32 rounding.
+    @Test("hanning window: symmetric, 0 at both ends, 0.5 − 0.5 cos(2πn/399) (all within 1e-6)")
     func hanningWindow() {
         let w = KaldiWindowType.hanning.coefficients(length: 400)
-        #expect(w.count == 400 && w[0] == 0 && w[399] == 0)
-        for n in 0..<200 { #expect(w[n] == w[399 - n]) }
+        #expect(w.count == 400 && w[0] == 0 && abs(w[399]) <= 1e-6)
+        for n in 0..<200 { #expect(abs(w[n] - w[399 - n]) <= 1e-6) }
         for n in [1, 100, 199, 250] {
-            #expect(abs(Double(w[n]) - (0.5 - 0.5 * cos(2 * Double.pi * Double(n) / 399))) <= 1e-7)
+            #expect(abs(Double(w[n]) - (0.5 - 0.5 * cos(2 * Double.pi * Double(n) / 399))) <= 1e-6)
         }
     }
 
-    @Test("povey window: (0.5 − 0.5 cos(2πn/(N−1)))^0.85, symmetric")
+    @Test("povey window: (0.5 − 0.5 cos(2πn/(N−1)))^0.85, symmetric (within 1e-6)")
     func poveyWindow() {
         let w = KaldiWindowType.povey.coefficients(length: 400)
         for n in [0, 1, 57, 199, 200, 399] {
             let hann = 0.5 - 0.5 * cos(2 * Double.pi * Double(n) / 399)
-            #expect(abs(Double(w[n]) - pow(hann, 0.85)) <= 1e-7)
+            #expect(abs(Double(w[n]) - pow(hann, 0.85)) <= 1e-6)
         }
-        for n in 0..<200 { #expect(w[n] == w[399 - n]) }
+        for n in 0..<200 { #expect(abs(w[n] - w[399 - n]) <= 1e-6) }
     }
 
     @Test("hamming 0.54 − 0.46 cos, rectangular 1, blackman 0.42 − 0.5 cos + 0.08 cos 2x")
@@ -94,9 +97,9 @@ import Testing
         #expect(abs(hamming[0] - 0.08) < 1e-7 && abs(hamming[199] - (0.54 - 0.46 * Float(cos(2 * Double.pi * 199 / 399)))) < 1e-6)
         #expect(KaldiWindowType.rectangular.coefficients(length: 400).allSatisfy { $0 == 1 })
         let blackman = KaldiWindowType.blackman.coefficients(length: 400)
-        #expect(abs(blackman[0]) < 1e-7)
+        #expect(abs(blackman[0]) < 1e-6)
         let x = 2 * Double.pi * 100 / 399
-        #expect(abs(Double(blackman[100]) - (0.42 - 0.5 * cos(x) + 0.08 * cos(2 * x))) < 1e-7)
+        #expect(abs(Double(blackman[100]) - (0.42 - 0.5 * cos(x) + 0.08 * cos(2 * x))) < 1e-6)
     }
 
     @Test("a 1 kHz tone peaks in the mel filter whose centre is nearest 1 kHz, in every frame")

@@ -7,11 +7,21 @@ import Testing
 /// (`Fixtures/ast/references/<config>.safetensors`, made by `tools/make_ast_fixtures.py` from the
 /// `<clip>.16k` waveforms of `Fixtures/audio/reference.safetensors`):
 /// `<clip>.fbank` is the Kaldi log-mel matrix `[frames, mel]`, `<clip>.input_values` the padded/truncated,
-/// normalised `[max_length, mel]` matrix. Float32 FFT and sum order differ from torch's, so agreement is to
-/// ~1e-5 typically; the tolerance is 1e-3 in the log domain.
+/// normalised `[max_length, mel]` matrix.
+///
+/// Tolerances. `input_values`: 1e-3 everywhere (measured ≤ 4e-4). Log-mel: 1e-3 wherever the reference is above
+/// −10 (mel energy ≥ 4.5e-5; measured ≤ 6e-4, typically 1e-5), but 5e-3 on near-floor bins (energies
+/// 1e-7 … 4.5e-5 next to loud components, or PCM16 quantisation noise): there a Float32 FFT's rounding is a large
+/// relative error, and torchaudio's own result is up to 2.7e-3 away from the exact (Float64) log-mel on these
+/// clips (transformers' float64 numpy path differs from it by up to 1.5e-3, Fixtures/ast/README.md), so no
+/// Float32 implementation can promise 1e-3 there. Ours is up to 2.3e-3 from the exact value, i.e. as accurate
+/// as torchaudio.
 @Suite struct SpectrogramFeaturesParityTests {
     static let configs = ["tiny-a", "tiny-b"]
     static let tolerance: Float = 1e-3
+    /// Reference log-mel below this is "near the floor".
+    static let nearFloorLogMel: Float = -10
+    static let nearFloorTolerance: Float = 5e-3
     static let audio = Result { try Fixtures.safetensors("audio/reference.safetensors") }
 
     static func reference(_ config: String) throws -> SafeTensorsFile {
@@ -32,7 +42,7 @@ import Testing
         #expect(b.melBins == 64 && b.maxLength == 200 && b.mean == -6.845978 && b.std == 5.5654526)
     }
 
-    @Test("Kaldi fbank equals torchaudio's within 1e-3 (log domain)",
+    @Test("Kaldi fbank equals torchaudio's: 1e-3 on log-mel above -10, 5e-3 on near-floor bins",
           arguments: configs, ReferenceClips.framed)
     func fbankMatchesTorchaudio(_ config: String, _ clip: ReferenceClips.Clip) throws {
         let waveform = try Self.audio.get().floats("\(clip.name).16k")
@@ -42,7 +52,20 @@ import Testing
         let extractor = try Self.features(config)
         let fbank = try extractor.fbank.compute(waveform, sampleRate: 16000)
         #expect(fbank.shape == file.info(key)?.shape)
-        #expect(maxAbsDifference(fbank.values, expected) <= Self.tolerance)
+        guard fbank.values.count == expected.count else { return }
+        var worstAbove: Float = 0, worstNearFloor: Float = 0
+        for (got, want) in zip(fbank.values, expected) {
+            let difference = abs(got - want)
+            if want >= Self.nearFloorLogMel {
+                worstAbove = max(worstAbove, difference)
+            } else {
+                worstNearFloor = max(worstNearFloor, difference)
+            }
+        }
+        #expect(worstAbove <= Self.tolerance)
+        #expect(worstNearFloor <= Self.nearFloorTolerance)
+        // The silent clip hits the floor exactly: every value is ln(ε).
+        if clip.name == "silence_1s_16k" { #expect(fbank.values == expected) }
     }
 
     @Test("input_values equal ASTFeatureExtractor's within 1e-3",
