@@ -23,6 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -36,7 +37,10 @@ let package = Package(
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",
-            dependencies: ["IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "IPETEngine",
             dependencies: [
@@ -46,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "ipet",
             dependencies: [
-                "IPETEngine", "IPETFormats", "IPETTensor",
+                "IPETEngine", "IPETModels", "IPETFormats", "IPETTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -113,51 +113,64 @@ public final class KaldiFbank: @unchecked Sendable {
         let usePower = options.usePower
         let useLog = options.useLogFbank
         let floor = Self.logFloor
-        let inverseWindowSize = Float(windowSize)
+        let count = Float(windowSize)
 
-        let centred = FFTWRealBuffer(count: windowSize)
         let fftInput = FFTWRealBuffer(count: plan.size)  // tail beyond windowSize stays zero
         let spectrum = FFTWComplexBuffer(count: columns)
         var power = [Float](repeating: 0, count: columns)
+        // Each triangle's support as (first, end) column pairs, read once per bin per frame.
+        var support = [Int](repeating: 0, count: 2 * bins)
+        for m in 0..<bins {
+            support[2 * m] = melBank.nonZeroColumns[m].lowerBound
+            support[2 * m + 1] = melBank.nonZeroColumns[m].upperBound
+        }
 
         window.withUnsafeBufferPointer { w in
             melBank.weights.withUnsafeBufferPointer { bank in
                 power.withUnsafeMutableBufferPointer { p in
-                    let x = centred.pointer
-                    let y = fftInput.pointer
-                    let s = spectrum.pointer
-                    for t in frames {
-                        let frame = signal.baseAddress! + t * shift
-                        // 1. DC offset: Float32 mean as torch.mean computes it (8 partial sums).
-                        var mean: Float = 0
-                        if removeDC { mean = Self.sum(frame, windowSize) / inverseWindowSize }
-                        for j in 0..<windowSize { x[j] = frame[j] - mean }
-                        // 2 + 3. Pre-emphasis on the DC-free frame (previous sample before its own update), window.
-                        y[0] = (x[0] - preemphasis * x[0]) * w[0]
-                        for j in 1..<windowSize { y[j] = (x[j] - preemphasis * x[j - 1]) * w[j] }
-                        // 4. Power (or magnitude) spectrum.
-                        plan.execute(fftInput, spectrum)
-                        for i in 0..<columns {
-                            let re = s[i].0
-                            let im = s[i].1
-                            p[i] = re * re + im * im
+                    support.withUnsafeBufferPointer { ranges in
+                        let y = fftInput.pointer
+                        let s = spectrum.pointer
+                        for t in frames {
+                            let frame = signal.baseAddress! + t * shift
+                            // 1. DC offset: Float32 mean as torch.mean computes it (8 partial sums).
+                            let mean = removeDC ? Self.sum(frame, windowSize) / count : 0
+                            // 2 + 3. Pre-emphasis of the DC-free frame (each sample minus k × its DC-free
+                            // predecessor, the first one minus k × itself), then the window. The DC-free values
+                            // are recomputed rather than stored: the same Float operations, one pass.
+                            let first = frame[0] - mean
+                            y[0] = (first - preemphasis * first) * w[0]
+                            for j in 1..<windowSize {
+                                y[j] = ((frame[j] - mean) - preemphasis * (frame[j - 1] - mean)) * w[j]
+                            }
+                            // 4. Power (or magnitude) spectrum.
+                            plan.execute(fftInput, spectrum)
+                            for i in 0..<columns {
+                                let re = s[i].0
+                                let im = s[i].1
+                                p[i] = re * re + im * im
+                            }
+                            if !usePower { for i in 0..<columns { p[i] = p[i].squareRoot() } }
+                            // 5. Mel energies over each triangle's support, then the floored log.
+                            let row = output.baseAddress! + t * bins
+                            for m in 0..<bins {
+                                let weights = bank.baseAddress! + m * columns
+                                var energy: Float = 0
+                                var i = ranges[2 * m]
+                                let end = ranges[2 * m + 1]
+                                while i < end {
+                                    energy += weights[i] * p[i]
+                                    i += 1
+                                }
+                                row[m] = energy
+                            }
+                            if useLog { VectorLog.flooredLog(row, count: bins, floor: floor) }
                         }
-                        if !usePower { for i in 0..<columns { p[i] = p[i].squareRoot() } }
-                        // 5. Mel energies over each triangle's support, then the floored log.
-                        let row = output.baseAddress! + t * bins
-                        for m in 0..<bins {
-                            let support = melBank.nonZeroColumns[m]
-                            let weights = bank.baseAddress! + m * columns
-                            var energy: Float = 0
-                            for i in support { energy += weights[i] * p[i] }
-                            row[m] = energy
-                        }
-                        if useLog { for m in 0..<bins { row[m] = log(max(row[m], floor)) } }
                     }
                 }
             }
         }
-        withExtendedLifetime((centred, fftInput, spectrum)) {}
+        withExtendedLifetime((fftInput, spectrum)) {}
     }
 
     /// Σ x[0..<n] with eight independent Float32 accumulators.

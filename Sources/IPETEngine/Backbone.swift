@@ -28,6 +28,16 @@ public final class Backbone: @unchecked Sendable {
     /// True when the head is multi-label (`problem_type` multi_label_classification, or AudioSet's 527
     /// classes): scores then use a sigmoid per class instead of a softmax.
     public let multiLabel: Bool
+    /// The weights under canonical names (shared, never modified), for fingerprints and pack overrides.
+    public let weights: WeightStore
+    /// Fingerprints this backbone was converted from (see `ImportedCheckpoint.derivedFrom`).
+    public let derivedFrom: [String]
+    private let fingerprintCache = FingerprintCache()
+
+    /// The content fingerprint (`Formats/ipet-pack.md`), computed on first use.
+    public var fingerprint: String {
+        fingerprintCache.value { BackboneFingerprint.compute(weights, architecture: architecture) }
+    }
 
     static let logger = Logger(label: "ipet.engine")
 
@@ -46,6 +56,8 @@ public final class Backbone: @unchecked Sendable {
     public init(_ checkpoint: ImportedCheckpoint) throws {
         source = checkpoint.source
         architecture = checkpoint.architecture
+        weights = checkpoint.weights
+        derivedFrom = checkpoint.derivedFrom
         config = checkpoint.config
         let pre = checkpoint.preprocessorConfig
         switch checkpoint.architecture {
@@ -79,5 +91,20 @@ public final class Backbone: @unchecked Sendable {
         }
         let problem = checkpoint.config["problem_type"]?.string
         multiLabel = problem == "multi_label_classification" || (problem == nil && labels.count == 527)
+    }
+}
+
+/// Computes a value once, thread-safely.
+final class FingerprintCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: String?
+
+    func value(_ make: () -> String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { return cached }
+        let v = make()
+        cached = v
+        return v
     }
 }

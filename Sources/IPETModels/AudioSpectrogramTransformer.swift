@@ -244,3 +244,45 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         }
     }
 }
+
+extension AudioSpectrogramTransformer {
+    /// The checkpoint's position table `[tokens(maxLength), D]`.
+    public var checkpointPositionEmbeddings: Tensor { positionEmbeddings }
+
+    /// Position embeddings for inputs of `frames` frames, adapted as the original AST code does (IPET.md §4.1):
+    /// the patch vectors form a `[D, F', T']` grid; fewer time patches keep the centre columns
+    /// `[T'/2 − t/2, T'/2 − t/2 + t)`, more are made by bilinear interpolation of the grid to `[F', t]`
+    /// (PyTorch `interpolate(mode="bilinear", align_corners=False)`); CLS and distillation vectors are kept.
+    public func positionEmbeddings(forFrames frames: Int, from table: Tensor? = nil) throws(ModelError) -> Tensor {
+        let base = table ?? positionEmbeddings
+        let d = config.hiddenSize, f = config.frequencyPatches
+        let tOld = config.timePatches(frames: config.maxLength), tNew = config.timePatches(frames: frames)
+        guard frames >= config.patchSize, tNew > 0 else {
+            throw ModelError("AST", "an input of \(frames) frames is shorter than one patch (\(config.patchSize) frames)")
+        }
+        if tNew == tOld { return base }
+        let out = Tensor(zeros: [2 + f * tNew, d])
+        out.mutableData.update(from: base.data, count: 2 * d)
+        let src = base.data + 2 * d, dst = out.mutableData + 2 * d
+        // Grid cell (i, j) of the token sequence is token i·T + j.
+        if tNew < tOld {
+            let start = tOld / 2 - tNew / 2
+            for i in 0..<f {
+                for j in 0..<tNew { (dst + (i * tNew + j) * d).update(from: src + (i * tOld + start + j) * d, count: d) }
+            }
+        } else {
+            let scale = Double(tOld) / Double(tNew)
+            for j in 0..<tNew {
+                let source = max(0, scale * (Double(j) + 0.5) - 0.5)
+                let j0 = Int(source)
+                let j1 = j0 < tOld - 1 ? j0 + 1 : j0
+                let w1 = Float(source - Double(j0)), w0 = 1 - w1
+                for i in 0..<f {
+                    let a = src + (i * tOld + j0) * d, b = src + (i * tOld + j1) * d, o = dst + (i * tNew + j) * d
+                    for c in 0..<d { o[c] = w0 * a[c] + w1 * b[c] }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -11,6 +11,9 @@ public struct ImportedCheckpoint: @unchecked Sendable {
     /// `preprocessor_config.json`, when present.
     public let preprocessorConfig: JSONValue?
     public let weights: WeightStore
+    /// Fingerprints of the weights this file was converted from (metadata `ipet.derived_from`), e.g. the F32
+    /// original of an F16 copy: packs made for those verify here with a precision warning.
+    public var derivedFrom: [String] = []
 }
 
 /// Reads checkpoints from the files people have and resolves every name spelling through `NameMap`.
@@ -60,8 +63,15 @@ public enum CheckpointImporter {
                 store.insert(try Tensor.load(info, from: file), canonical: canonical, original: info.name)
             }
         }
-        return ImportedCheckpoint(source: path, architecture: architecture, config: config, preprocessorConfig: preprocessor,
-                                  weights: store)
+        var checkpoint = ImportedCheckpoint(source: path, architecture: architecture, config: config,
+                                            preprocessorConfig: preprocessor, weights: store)
+        for file in files {
+            if let text = file.metadataValue("ipet.derived_from") {
+                let parsed = try? JSONParser.parse(text)
+                checkpoint.derivedFrom += parsed?.array?.compactMap(\.string) ?? parsed?.string.map { [$0] } ?? [text]
+            }
+        }
+        return checkpoint
     }
 
     /// The weight files of a model folder: `model.safetensors`, or the shards of `model.safetensors.index.json`.

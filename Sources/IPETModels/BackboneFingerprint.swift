@@ -1,0 +1,44 @@
+import Foundation
+import Crypto
+import IPETTensor
+
+/// The content fingerprint that binds packs to backbones (`Formats/ipet-pack.md`, "Backbone fingerprint"):
+/// SHA-256 over the backbone tensors under canonical names, sorted, with shapes and float32 values. The same
+/// weights give the same fingerprint whatever file format or name spelling they came in.
+public enum BackboneFingerprint {
+    public static let prefix = "sha256:"
+    static let domain = "ipet-fingerprint-v1\n"
+
+    /// Whether a canonical tensor name belongs to the frozen backbone (heads and training-only tensors do not).
+    public static func isBackboneTensor(_ name: String, architecture: Architecture) -> Bool {
+        switch architecture {
+        case .ast: return name.hasPrefix(NameMap.astPrefix)
+        case .wav2vec2: return name.hasPrefix(NameMap.wav2vec2Prefix) && name != "wav2vec2.masked_spec_embed"
+        }
+    }
+
+    public static func compute(_ weights: WeightStore, architecture: Architecture) -> String {
+        let names = weights.tensors.keys.filter { isBackboneTensor($0, architecture: architecture) }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var hasher = SHA256()
+        hasher.update(data: Array(domain.utf8))
+        var buffer: [UInt8] = []
+        for name in names {
+            let tensor = weights.tensors[name]!
+            buffer.removeAll(keepingCapacity: true)
+            let nameBytes = Array(name.utf8)
+            append(UInt64(nameBytes.count), to: &buffer)
+            buffer += nameBytes
+            append(UInt64(tensor.rank), to: &buffer)
+            for d in tensor.shape { append(UInt64(d), to: &buffer) }
+            hasher.update(data: buffer)
+            // Float32 little-endian values: on little-endian hosts the tensor's memory is exactly that.
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(tensor.buffer))
+        }
+        return prefix + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func append(_ v: UInt64, to buffer: inout [UInt8]) {
+        withUnsafeBytes(of: v.littleEndian) { buffer += $0 }
+    }
+}
