@@ -111,15 +111,15 @@ class Features:
         self.model = model
         self.kaldi = kaldi
         self.is_ast = isinstance(model, ipet.IPETAST)
-        self._fbank_cache: dict[int, np.ndarray] = {}
+        self._fbank_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def fbank(self, wave: np.ndarray) -> np.ndarray:
-        key = id(wave)
-        if key not in self._fbank_cache:
+        hit = self._fbank_cache.get(id(wave))
+        if hit is None or hit[0] is not wave:
             fb = self.kaldi.fbank(torch.from_numpy(wave)[None], sample_frequency=16000, window_type="hanning",
                                   num_mel_bins=int(self.model.preprocessing["num_mel_bins"])).numpy()
-            self._fbank_cache[key] = fb
-        return self._fbank_cache[key]
+            hit = self._fbank_cache[id(wave)] = (wave, fb)
+        return hit[1]
 
     def ast_input(self, wave: np.ndarray) -> np.ndarray:
         """== ASTFeatureExtractor output (pad with 0 / truncate, then (x - mean) / (2 std))."""
@@ -241,7 +241,7 @@ def train(model: ipet._IPETBase, waves: Sequence[np.ndarray], labels: Sequence[i
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((lg.detach().argmax(-1) == y).sum())
         lr = opt.param_groups[0]["lr"]
         sched.step()
@@ -329,7 +329,7 @@ def main(argv=None):
     if arch == ipet.AST_ARCH:
         from fixture_common import load_kaldi
 
-        kaldi = ipet_kaldi = load_kaldi().module  # noqa: F841
+        kaldi = load_kaldi().module
         pre_cfg = {}
         pc = args.backbone / "preprocessor_config.json"
         if pc.exists():

@@ -2,8 +2,8 @@ import CFFTW
 import Dispatch
 import Foundation
 
-/// Kaldi log-mel filter-bank features, numerically equivalent to `torchaudio.compliance.kaldi.fbank`
-/// (torchaudio 2.5, which `ASTFeatureExtractor` calls) and to transformers' numpy port of it.
+/// Kaldi log-mel filter-bank features as `torchaudio.compliance.kaldi.fbank` computes them (kaldi.py of
+/// torchaudio 2.5 … 2.11, which `ASTFeatureExtractor` calls), agreeing with it to Float32 rounding.
 ///
 /// For frame `t` (samples `[t·shift, t·shift + window)` with `snipEdges`), in Float32:
 /// 1. `x ← x − mean(x)` (remove DC offset),
@@ -12,10 +12,16 @@ import Foundation
 /// 4. `P[i] = |rFFT(y)[i]|²` (or `|·|` without `usePower`), i = 0 … padded/2,
 /// 5. `E[m] = Σ_i P[i] · bank[m, i]`, then `ln(max(E[m], ε))` with ε = Float32 epsilon 1.1920929e-07.
 ///
+/// The window and the mel bank replay torch's Float32 arithmetic (see `KaldiWindowType`, `KaldiMelBank`), which
+/// brings ordinary log-mel values to ~1e-5 of torchaudio's. Bins whose energy is near the floor (~1e-7 … 1e-5
+/// beside loud components) are dominated by Float32 FFT rounding in torchaudio and here alike; there the two
+/// differ by up to a few 1e-3, as torchaudio differs from an exact (Float64) computation.
+///
 /// Speed: one FFTW plan per instance (made at init under the planner lock), all scratch memory allocated once per
-/// worker per call (never per frame), the mel product restricted to each triangle's non-zero columns, and frames
-/// split over the cores with `concurrentPerform` once there are enough of them. An instance is immutable and can
-/// be shared by any number of threads.
+/// worker per call (never per frame), the mel product restricted to each triangle's non-zero columns, a
+/// vectorised log (`VectorLog`), and frames split over the cores with `concurrentPerform` once each worker gets
+/// at least 64 of them. About 1.1 M frames/s on one Zen 3 core, 2.1 M on two (AST's 1024-frame clip: ~0.5 ms).
+/// An instance is immutable and can be shared by any number of threads.
 public final class KaldiFbank: @unchecked Sendable {
     public let options: KaldiFbankOptions
     public let melBank: KaldiMelBank

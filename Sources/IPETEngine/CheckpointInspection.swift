@@ -21,6 +21,9 @@ public struct CheckpointInspection: Sendable {
     public let metadata: [(key: String, value: String)]
     public let tensors: [TensorRow]
     public let files: [String]
+    /// The backbone fingerprint (`Formats/ipet-pack.md`) for recognised checkpoints; for a pack, the fingerprint
+    /// of the backbone it expects.
+    public var fingerprint: String?
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.bytes } }
@@ -41,21 +44,37 @@ public struct CheckpointInspection: Sendable {
                 if metadata.isEmpty { metadata = st.metadata }
                 rows += st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: file) }
             }
-            return CheckpointInspection(
+            var report = CheckpointInspection(
                 path: path, format: "huggingface-folder", architecture: Architecture.detect(config: folder.config),
                 modelType: folder.config["model_type"]?.string,
                 configClasses: folder.config["architectures"]?.array?.compactMap(\.string) ?? [], metadata: metadata,
                 tensors: rows, files: folder.weightFiles)
+            if let arch = report.architecture {
+                let checkpoint = try CheckpointImporter.load(path)
+                report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: arch)
+            }
+            return report
         }
         let st = try SafeTensorsFile(path: path)
+        let rows = st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: path) }
+        if st.metadataValue("ipet.format") == AdapterPack.formatName {
+            let pack = try AdapterPack(path: path)
+            var report = CheckpointInspection(
+                path: path, format: "ipet-pack", architecture: pack.backbone.architecture, modelType: nil, configClasses: [],
+                metadata: st.metadata, tensors: rows, files: [path])
+            report.fingerprint = pack.backbone.fingerprint
+            return report
+        }
         // A config embedded by `ipet convert` (metadata key "config") identifies the architecture too.
         let config = st.metadataValue("config").flatMap { try? JSONParser.parse($0) }
-        return CheckpointInspection(
+        var report = CheckpointInspection(
             path: path, format: "safetensors", architecture: config.flatMap(Architecture.detect(config:)),
             modelType: config?["model_type"]?.string, configClasses: config?["architectures"]?.array?.compactMap(\.string) ?? [],
-            metadata: st.metadata,
-            tensors: st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: path) },
-            files: [path])
+            metadata: st.metadata, tensors: rows, files: [path])
+        if let arch = report.architecture {
+            report.fingerprint = BackboneFingerprint.compute(try CheckpointImporter.load(path).weights, architecture: arch)
+        }
+        return report
     }
 
     /// Machine-readable form for `--json`.
@@ -67,6 +86,7 @@ public struct CheckpointInspection: Sendable {
             ("model_type", modelType.map { .string($0) } ?? .null),
             ("config_architectures", .array(configClasses.map { .string($0) })),
             ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
+            ("fingerprint", fingerprint.map { .string($0) } ?? .null),
             ("parameters", .integer(.nonNegative(UInt64(parameterCount)))),
             ("bytes", .integer(.nonNegative(UInt64(byteCount)))),
         ]

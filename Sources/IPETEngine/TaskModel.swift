@@ -242,6 +242,12 @@ public final class TaskModel: @unchecked Sendable {
 public struct PackError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
     public var description: String { "\(path): \(message)" }
 }
 

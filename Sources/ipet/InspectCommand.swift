@@ -56,6 +56,9 @@ struct InspectCommand: ParsableCommand {
         out += "\ntensors:      \(report.tensors.count)\n"
         out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))\n"
         out += "bytes:        \(report.byteCount)\n"
+        if let fingerprint = report.fingerprint {
+            out += report.format == "ipet-pack" ? "expects:      \(fingerprint)\n" : "fingerprint:  \(fingerprint)\n"
+        }
         emit(out)
     }
 }
