@@ -2,7 +2,7 @@
 // ipet-swift: converts pretrained audio-transformer checkpoints and runs IPET-tuned audio models on the CPU.
 //
 // Layers, bottom to top (nothing below imports anything above):
-//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5)
+//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5) and CKernels (vectorised element-wise kernels)
 //   IPETFormats  - file formats: strict JSON, memory-mapped files, safetensors
 //   IPETTensor   - Float32 tensors (owned or mmapped views), BLAS GEMM, element-wise kernels, threads
 //   IPETAudio    - decoding, resampling, Kaldi fbank
@@ -32,8 +32,10 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
+        // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
+        .target(name: "CKernels"),
         .target(name: "IPETFormats"),
-        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS"]),
+        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CKernels"]),
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",

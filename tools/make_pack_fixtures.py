@@ -836,8 +836,7 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
     summary: dict = {}
 
     log("== self-checks")
-    summary["backbone_parity"] = check_backbone_parity()
-    summary["position_examples"] = check_position_examples()
+    checks = {"backbone_parity_max_abs": check_backbone_parity(), "position_examples": check_position_examples()}
     check_writer()
     log("   parity, position examples, writer: ok")
 
@@ -1012,7 +1011,7 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
     log(f"   {summary['ast-esc50-shape']}")
     if do_sensitivity:
         write_json(out / "references" / "sensitivity.json", sens_all)
-    write_json(out / "summary.json", {"packs": summary, "versions": versions()})
+    write_json(out / "summary.json", {"checks": checks, "packs": summary, "versions": versions()})
     total = dir_size([out])
     log(f"== Fixtures/packs total {total} bytes")
     return summary

@@ -15,8 +15,8 @@
 3. transformers reference: eager attention, torch.set_num_threads(THREADS); times feature extraction and the model
    forward separately (best of N after one warm-up).  Optionally a float64 run shows the size of honest rounding.
 4. Swift: `swift build -c release -Xswiftc -target-cpu -Xswiftc haswell` (skip with --no-build), then per clip
-   `.build/release/ipet predict --backbone DIR --logits --timing --threads THREADS CLIP`, which prints one JSON line
-   per file with "logits" (and "seconds": {"features", "model"} thanks to --timing).  Times the whole subprocess
+   `.build/release/ipet predict --backbone DIR --logits --threads THREADS CLIP`, which prints one JSON line
+   per file with "logits". Times the whole subprocess
    (best of N after a warm-up run).
 5. Prints per clip the max |logit difference| and the Swift/transformers time ratios; exits 1 if any difference
    exceeds --atol.
@@ -178,7 +178,7 @@ def parse_ipet_json(stdout: str) -> dict:
 
 
 def run_swift(binary: Path, backbone: Path, clip: Path, threads: int, repeat: int) -> dict:
-    cmd = [str(binary), "predict", "--backbone", str(backbone), "--logits", "--timing", "--threads", str(threads),
+    cmd = [str(binary), "predict", "--backbone", str(backbone), "--logits", "--threads", str(threads),
            str(clip)]
     print(f"[swift] {' '.join(cmd)}", flush=True)
     runs = []

@@ -15,9 +15,9 @@ import Foundation
 /// count (identical to numpy for up to 8 channels, where numpy's pairwise sum is still a plain loop).
 /// Integer PCM is scaled by libsndfile (16-bit: x/32768); float files come through as stored.
 ///
-/// Hostile files: frames are read in bounded chunks (`sf_readf_float`), and no count from the header is used
-/// for a single allocation beyond `min(declared, maximumFrames, 2^24)`; the total is capped by
-/// `maximumFrames`. A file whose header promises more audio than it holds is rejected as `.truncated` by default
+/// Hostile files: frames are read in bounded chunks (`sf_readf_float`, 64 Ki samples), the header's frame count
+/// only sizes an initial reservation of `min(declared, file size in bytes, maximumFrames, 2^24)`, and the total
+/// is capped by `maximumFrames`. A file whose header promises more audio than it holds is rejected as `.truncated` by default
 /// (policy `.reject`), because a cut-off file usually means a failed copy and a silently shortened clip would
 /// give a silently different prediction; `.decodeAvailable` returns what is there instead. Truncation is
 /// detected two ways: a RIFF WAVE `data` chunk larger than the rest of the file (libsndfile clamps it without
@@ -85,7 +85,10 @@ public struct AudioDecoder: Sendable {
         let chunkFrames = max(1, Self.chunkSamples / channels)
         var scratch = [Float](repeating: 0, count: chunkFrames * channels)
         var mono: [Float] = []
-        let reservation = declaredFrames > 0 ? min(Int(clamping: declaredFrames), maximumFrames, 1 << 24) : chunkFrames
+        // A header may claim 2^40 frames; reserve no more than the file could hold uncompressed (compressed
+        // files that decode to more simply grow the array).
+        let plausible = min(Int(clamping: declaredFrames), Int(clamping: fileSize), maximumFrames, 1 << 24)
+        let reservation = declaredFrames > 0 ? plausible : chunkFrames
         mono.reserveCapacity(reservation)
         let scale = Float(channels)
 
@@ -112,12 +115,18 @@ public struct AudioDecoder: Sendable {
             }
         }
 
-        if sf_error(file) != 0 { throw fail(.readFailed(String(cString: sf_strerror(file)))) }
+        // A cut-off compressed stream shows up as fewer frames than declared, often with a decoder error too;
+        // "truncated" is the more useful report of the two. `.decodeAvailable` keeps whatever decoded cleanly.
+        let readError = sf_error(file) != 0 ? String(cString: sf_strerror(file)) : nil
         let decoded = Int64(mono.count)
-        if truncation == .reject, majorFormat != Int32(SF_FORMAT_MPEG), declaredFrames > 0,
-            declaredFrames != Int64.max, decoded < declaredFrames
-        {
-            throw fail(.truncated(declaredFrames: declaredFrames, availableFrames: decoded))
+        let short = majorFormat != Int32(SF_FORMAT_MPEG) && declaredFrames > 0 && declaredFrames != Int64.max
+            && decoded < declaredFrames
+        switch truncation {
+        case .reject:
+            if short { throw fail(.truncated(declaredFrames: declaredFrames, availableFrames: decoded)) }
+            if let readError { throw fail(.readFailed(readError)) }
+        case .decodeAvailable:
+            if let readError, mono.isEmpty { throw fail(.readFailed(readError)) }
         }
         guard !mono.isEmpty else { throw fail(.noSamples) }
         return DecodedAudio(samples: mono, sampleRate: Int(info.samplerate), sourceChannels: channels)

@@ -137,8 +137,10 @@ public final class TaskModel: @unchecked Sendable {
         public var embedding: [Float]?
     }
 
-    /// Runs the task on a batch of feature vectors of equal length (from `features`).
-    public func run(_ batch: [[Float]], workspace: Workspace = Workspace()) throws -> [Output] {
+    /// Runs the task on a batch of feature vectors of equal length (from `features`). For wav2vec 2.0,
+    /// `validSamples` marks right-padded items (masked like transformers' attention mask; prompts are always
+    /// attended).
+    public func run(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> [Output] {
         guard let first = batch.first else { return [] }
         let adaptations = pack?.adaptations
         if let ast {
@@ -154,8 +156,8 @@ public final class TaskModel: @unchecked Sendable {
         let model = wav2vec2!
         guard batch.allSatisfy({ $0.count == first.count }) else { throw PackError(path: name, message: "batch items differ in length") }
         let needsStates = pack?.taskHead.needsHiddenStates ?? backboneHeadNeedsStates
-        let output = try model.forward(Tensor(shape: [batch.count, first.count], values: batch.flatMap { $0 }), adaptations: adaptations,
-                                       outputHiddenStates: needsStates, workspace: workspace)
+        let output = try model.forward(Tensor(shape: [batch.count, first.count], values: batch.flatMap { $0 }), validSamples: validSamples,
+                                       adaptations: adaptations, outputHiddenStates: needsStates, workspace: workspace)
         if let pack {
             switch pack.taskHead {
             case let .w2v2SequenceClassification(head): return split(head(output)).map { Output(logits: $0, embedding: nil) }

@@ -152,21 +152,17 @@ public struct AdapterPack: @unchecked Sendable {
         provenance = try json("ipet.provenance", required: false)
 
         // Tensors: load all, then consume what the configuration implies; anything left over is an error.
-        var remaining: [String: Tensor] = [:]
+        let pool = PackTensors(source: path)
         var shapes: [(String, String, [Int])] = []
         for info in file.tensors {
             guard info.dtype == .f32 || info.dtype == .f16 || info.dtype == .bf16 else {
                 throw ModelError(path, "tensor \"\(info.name)\" has dtype \(info.dtype.rawValue); packs store F32, F16 or BF16")
             }
-            remaining[info.name] = try Tensor.load(info, from: file)
+            pool.remaining[info.name] = try Tensor.load(info, from: file)
             shapes.append((info.name, info.dtype.rawValue, info.shape))
         }
         tensorShapes = shapes
-        func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let t = remaining.removeValue(forKey: name) else { throw fail("missing tensor \"\(name)\" (expected shape \(shape))") }
-            guard t.shape == shape else { throw fail("tensor \"\(name)\" has shape \(t.shape), expected \(shape)") }
-            return t
-        }
+        let take = pool.take
         var adaptations: [LayerAdaptation] = []
         for l in 0..<layers {
             var a = LayerAdaptation()
@@ -183,12 +179,12 @@ public struct AdapterPack: @unchecked Sendable {
         }
         self.adaptations = adaptations
         var overrides: [String: Tensor] = [:]
-        for name in remaining.keys where name.hasPrefix("override.") {
-            overrides[String(name.dropFirst("override.".count))] = remaining.removeValue(forKey: name)
+        for name in pool.remaining.keys where name.hasPrefix("override.") {
+            overrides[String(name.dropFirst("override.".count))] = pool.remaining.removeValue(forKey: name)
         }
         self.overrides = overrides
-        taskHead = try TaskHead(spec: head, hidden: hidden, layers: layers, architecture: arch, take: take, remaining: &remaining, source: path)
-        if let extra = remaining.keys.sorted().first {
+        taskHead = try TaskHead(spec: head, hidden: hidden, layers: layers, architecture: arch, tensors: pool)
+        if let extra = pool.remaining.keys.sorted().first {
             throw fail("unexpected tensor \"\(extra)\" (not implied by ipet.config / ipet.head)")
         }
     }
@@ -210,12 +206,13 @@ public enum TaskHead: @unchecked Sendable {
         case meanStd
     }
 
-    init(spec: AdapterPack.HeadSpec, hidden: Int, layers: Int, architecture: Architecture,
-         take: (String, [Int]) throws -> Tensor, remaining: inout [String: Tensor], source: String) throws {
+    init(spec: AdapterPack.HeadSpec, hidden: Int, layers: Int, architecture: Architecture, tensors: PackTensors) throws {
+        let source = tensors.source
+        let take = tensors.take
         func fail(_ m: String) -> ModelError { ModelError(source, m) }
         let defaultPooling: Pooling = architecture == .ast ? .astPooled : .meanStd
         func linear(_ prefix: String, in n: Int) throws -> Linear {
-            guard let w = remaining["\(prefix).weight"] else { throw fail("missing tensor \"\(prefix).weight\"") }
+            guard let w = tensors.remaining["\(prefix).weight"] else { throw fail("missing tensor \"\(prefix).weight\"") }
             guard w.rank == 2, w.shape[1] == n else { throw fail("tensor \"\(prefix).weight\" has shape \(w.shape), expected [*, \(n)]") }
             return Linear(weight: try take("\(prefix).weight", w.shape), bias: try take("\(prefix).bias", [w.shape[0]]))
         }
@@ -238,7 +235,7 @@ public enum TaskHead: @unchecked Sendable {
             let n = pooling == .meanStd ? 2 * hidden : hidden
             let embedding = try linear("head.embedding", in: n)
             var classifier: (LayerNorm, Linear)?
-            if remaining["head.linear.weight"] != nil {
+            if tensors.remaining["head.linear.weight"] != nil {
                 let l = try linear("head.linear", in: embedding.outFeatures)
                 classifier = (try norm("head.norm", embedding.outFeatures), l)
             }
@@ -246,7 +243,7 @@ public enum TaskHead: @unchecked Sendable {
         case .w2v2SequenceClassification, .w2v2XVector:
             guard architecture == .wav2vec2 else { throw fail("head \(spec.type.rawValue) needs a wav2vec2 backbone") }
             let store = WeightStore(source: source)
-            for (name, t) in remaining where name.hasPrefix("head.") {
+            for (name, t) in tensors.remaining where name.hasPrefix("head.") {
                 store.insert(t, canonical: String(name.dropFirst("head.".count)), original: name)
             }
             var config = JSONValue.object([
@@ -278,7 +275,7 @@ public enum TaskHead: @unchecked Sendable {
             } else {
                 self = .w2v2SequenceClassification(try Wav2Vec2SequenceClassificationHead(config: w2vConfig, weights: store))
             }
-            for name in store.tensors.keys { remaining["head." + name] = nil }
+            for name in store.tensors.keys { tensors.remaining["head." + name] = nil }
         }
     }
 
@@ -298,5 +295,22 @@ public enum TaskHead: @unchecked Sendable {
         case let .w2v2SequenceClassification(h): return h.classifier.outFeatures
         case .w2v2XVector: return 0
         }
+    }
+}
+
+/// The tensors of a pack file being consumed by what its configuration implies.
+final class PackTensors {
+    let source: String
+    var remaining: [String: Tensor] = [:]
+
+    init(source: String) { self.source = source }
+
+    /// Removes and returns `name`, checking its shape.
+    func take(_ name: String, _ shape: [Int]) throws -> Tensor {
+        guard let t = remaining.removeValue(forKey: name) else {
+            throw ModelError(source, "missing tensor \"\(name)\" (expected shape \(shape))")
+        }
+        guard t.shape == shape else { throw ModelError(source, "tensor \"\(name)\" has shape \(t.shape), expected \(shape)") }
+        return t
     }
 }

@@ -245,8 +245,10 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         let c = config.convDim.last!, d = config.hiddenSize
         let features = Tensor(zeros: [batch, t, c])
         let extract = Tensor(zeros: [batch, t, c])
-        for b in 0..<batch {
-            encode(input.data + b * samples, samples: samples, into: features.mutableData + b * t * c, workspace: workspace)
+        StageTimer.measure("w2v.conv_encoder") {
+            for b in 0..<batch {
+                encode(input.data + b * samples, samples: samples, into: features.mutableData + b * t * c, workspace: workspace)
+            }
         }
         projectionNorm(features.data, rows: batch * t, into: extract.mutableData)
         let h = Tensor(zeros: [batch, t, d])
@@ -254,12 +256,14 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         for b in 0..<batch where valid[b] < t {
             (h.mutableData + (b * t + valid[b]) * d).update(repeating: 0, count: (t - valid[b]) * d)
         }
-        addPositionalEmbedding(h.mutableData, batch: batch, frames: t, workspace: workspace)
+        StageTimer.measure("w2v.pos_conv") { addPositionalEmbedding(h.mutableData, batch: batch, frames: t, workspace: workspace) }
         if !config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
         var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
         let keyLengths = validSamples == nil ? nil : valid
         for (l, block) in blocks.enumerated() {
-            run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: keyLengths, workspace: workspace)
+            StageTimer.measure("w2v.layers") {
+                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: keyLengths, workspace: workspace)
+            }
             if outputHiddenStates { hidden.append(h.copy()) }
         }
         if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
@@ -280,7 +284,9 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             for f in 0..<frames {
                 (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
             }
-            Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
+            StageTimer.measure("w2v.conv.gemm") {
+                Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
+            }
             if let norm = layer.norm {
                 if config.featureNorm == .layer {
                     // LayerNorm over channels at each step; PyTorch's default eps 1e-5 (not config.layer_norm_eps).
@@ -291,7 +297,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
                     Self.normaliseColumns(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data, eps: 1e-5)
                 }
             }
-            Kernels.gelu(y, count: frames * layer.outChannels)
+            StageTimer.measure("w2v.conv.gelu") { Kernels.gelu(y, count: frames * layer.outChannels) }
             current = y
             length = frames
         }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise and row-wise kernels over raw Float32 memory. Hot paths use SIMD8 with a scalar tail and
@@ -46,21 +47,16 @@ public enum Kernels {
 
     /// GELU, exact erf form: `0.5·x·(1 + erf(x/√2))` (PyTorch `nn.GELU()`, transformers "gelu").
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        let blocks = ComputeThreads.ranges(n / 8, minimum: 4096)
+        let blocks = ComputeThreads.ranges(n, minimum: 1 << 15)
         let p = SendablePointer(x)
         ComputeThreads.parallelFor(blocks.count) { b in
-            let raw = UnsafeMutableRawPointer(p.pointer)
-            let half = SIMD8<Float>(repeating: 0.5), one = SIMD8<Float>(repeating: 1)
-            let invSqrt2 = SIMD8<Float>(repeating: 0.70710678118654752)
-            for i in blocks[b] {
-                let v = raw.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self)
-                let y = half * v * (one + FastMath.erf(v * invSqrt2))
-                raw.storeBytes(of: y, toByteOffset: i * 32, as: SIMD8<Float>.self)
-            }
+            ipet_gelu_f32(p.pointer + blocks[b].lowerBound, blocks[b].count)
         }
-        for i in (n / 8 * 8)..<n {
-            x[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * 0.70710678118654752))
-        }
+    }
+
+    /// `y[i] = exp(x[i])`, relative error below 3e-7 on [-87, 88] (outside, results clamp).
+    public static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
+        ipet_exp_f32(x, y, n)
     }
 
     /// ReLU in place.
@@ -75,50 +71,7 @@ public enum Kernels {
 
     /// Softmax of one vector in place: `exp(x − max) / Σ exp(x − max)`.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        guard n > 0 else { return }
-        let raw = UnsafeMutableRawPointer(x)
-        var maxValue = -Float.infinity
-        var i = 0
-        if n >= 8 {
-            var m = SIMD8<Float>(repeating: -.infinity)
-            while i + 8 <= n {
-                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                m.replace(with: v, where: v .> m)
-                i += 8
-            }
-            maxValue = m.max()
-        }
-        while i < n {
-            maxValue = Swift.max(maxValue, x[i])
-            i += 1
-        }
-        let mv = SIMD8<Float>(repeating: maxValue)
-        var acc = SIMD8<Float>(repeating: 0)
-        i = 0
-        while i + 8 <= n {
-            let e = FastMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
-            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc += e
-            i += 8
-        }
-        var sum = acc.sum()
-        while i < n {
-            let e = Foundation.exp(x[i] - maxValue)
-            x[i] = e
-            sum += e
-            i += 1
-        }
-        let inv = 1 / sum
-        i = 0
-        let iv = SIMD8<Float>(repeating: inv)
-        while i + 8 <= n {
-            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n {
-            x[i] *= inv
-            i += 1
-        }
+        ipet_softmax_f32(x, n)
     }
 
     /// LayerNorm over each row: `y = (x − mean) / sqrt(var + eps) · weight + bias`, biased variance

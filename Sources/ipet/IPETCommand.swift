@@ -25,6 +25,9 @@ struct ComputeOptions: ParsableArguments {
 
     func apply() {
         ComputeThreads.configure(threads)
+        if StageTimer.enabled {
+            atexit { FileHandle.standardError.write(Data((StageTimer.report() + "\n").utf8)) }
+        }
         let level: Logger.Level = verbose ? .info : .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import IPETAudio
 import IPETTestSupport
@@ -54,20 +55,68 @@ import Testing
         #expect(decoded.sampleRate == 16000)
     }
 
-    @Test("a FLAC cut in half is rejected as truncated")
+    @Test("a FLAC cut in half is rejected as truncated; decodeAvailable returns the part before the cut")
     func truncatedFLAC() throws {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("audio/noise_3s_16k.flac")))
         let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("half.flac").path
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        switch error?.problem {
-        case let .truncated(declared, available)?:
-            #expect(declared == 48000)
-            #expect(available < 48000)
-        case .readFailed?: break  // libsndfile may report the broken frame itself
-        default: Issue.record("expected .truncated or .readFailed, got \(String(describing: error))")
+        guard case let .truncated(declared, available)? = error?.problem else {
+            Issue.record("expected .truncated, got \(String(describing: error))")
+            return
         }
+        #expect(declared == 48000)
+        #expect(available > 0 && available < 48000)
+        let partial = try AudioDecoder(truncation: .decodeAvailable).decode(path: path)
+        let reference = try Self.references.get().floats("noise_3s_16k.decoded")
+        #expect(partial.samples.count == Int(available))
+        #expect(partial.samples == Array(reference[0..<partial.samples.count]))
     }
+
+    /// libsndfile keeps some state process-wide (the last open error, codec set-up); `SndFileLock` serialises
+    /// opens and closes. Many threads decoding and encoding at once must see no spurious failure.
+    @Test("concurrent decoding and encoding on many threads: every result as when run alone")
+    func concurrentUse() throws {
+        let directory = Fixtures.temporaryDirectory("ipet-audio")
+        let tone = try AudioDecoder.decode(path: Fixtures.path("audio/tone440_2s_16k.wav")).samples
+        let formats: [AudioFileWriter.Format] = [.wavPCM16, .flacPCM16, .oggVorbis, .mp3]
+        let failures = FailureLog()
+        DispatchQueue.concurrentPerform(iterations: 32) { i in
+            do {
+                let path = directory.appendingPathComponent("c\(i)").path
+                let x = TestSignals.noise(amplitude: 0.2, count: 1600, seed: UInt64(i + 1))
+                try AudioFileWriter.write(interleaved: x, channels: 1, sampleRate: 16000, format: formats[i % 4], to: path)
+                _ = try AudioDecoder.decode(path: path)
+                let again = try AudioDecoder.decode(path: Fixtures.path("audio/tone440_2s_16k.wav")).samples
+                if again != tone { failures.record("\(i): tone decoded differently") }
+                if (try? AudioDecoder.decode(path: Fixtures.path("audio/bad_text.wav"))) != nil {
+                    failures.record("\(i): text file accepted")
+                }
+            } catch {
+                failures.record("\(i): \(error)")
+            }
+        }
+        #expect(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
+    }
+
+    /// A hostile header: RIFF/WAVE PCM16 mono whose `data` chunk claims 0x7FFFFFF0 bytes (~1.07 G frames) while
+    /// 8 bytes follow. Decoding must neither allocate for the claim nor loop: it is rejected as truncated, and
+    /// `.decodeAvailable` returns the 4 samples present.
+    @Test("a WAV claiming ~1 G frames in a 52-byte file is rejected as truncated without allocating for the claim")
+    func hostileDataSize() throws {
+        var bytes: [UInt8] = Array("RIFF".utf8) + le32(0x7FFF_FFF0 + 36) + Array("WAVE".utf8)
+        bytes += Array("fmt ".utf8) + le32(16) + le16(1) + le16(1) + le32(16000) + le32(32000) + le16(2) + le16(16)
+        bytes += Array("data".utf8) + le32(0x7FFF_FFF0) + [0x00, 0x10, 0x00, 0x20, 0x00, 0xF0, 0x00, 0xE0]
+        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("hostile.wav").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        #expect(error?.problem == .truncated(declaredFrames: 0x3FFF_FFF8, availableFrames: 4))
+        let available = try AudioDecoder(truncation: .decodeAvailable).decode(path: path)
+        #expect(available.samples == [0.125, 0.25, -0.125, -0.25])
+    }
+
+    private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    private func le16(_ v: UInt16) -> [UInt8] { (0..<2).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
 
     @Test("a missing file is reported as cannotOpen")
     func missingFile() {
@@ -158,4 +207,12 @@ import Testing
         }
         return ((a * a + b * b).squareRoot(), (residual / n).squareRoot())
     }
+}
+
+/// Collects failures from concurrent workers.
+final class FailureLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func record(_ message: String) { lock.withLock { stored.append(message) } }
+    var messages: [String] { lock.withLock { stored } }
 }

@@ -1,0 +1,181 @@
+import Foundation
+import IPETEngine
+import IPETFormats
+import IPETModels
+import IPETTensor
+import IPETTestSupport
+import XCTest
+
+/// Backbone + adapter pack against the PyTorch IPET reference (tools/ipet_reference.py; fixtures in
+/// Fixtures/packs). Tolerance: 1e-4 max abs on logits, embeddings and hidden states.
+final class PackParityTests: XCTestCase {
+    override func setUp() { ComputeThreads.configure(2) }
+
+    private func pack(_ name: String) throws -> AdapterPack { try AdapterPack(path: Fixtures.path("packs/\(name).ipet")) }
+    private func reference(_ name: String) throws -> SafeTensorsFile { try Fixtures.safetensors("packs/references/\(name).safetensors") }
+    private func clips(_ reference: SafeTensorsFile) throws -> [String] {
+        try JSONParser.parse(reference.metadataValue("clips")!).array!.map { $0.string! }
+    }
+
+    private static let tinyA = try! Backbone.load(Fixtures.path("ast/tiny-a"))
+    private static let gnPostLN = try! Backbone.load(Fixtures.path("wav2vec2/gn-postln"))
+    private static let lnPreLN = try! Backbone.load(Fixtures.path("wav2vec2/ln-preln-seqcls"))
+
+    private func checkAST(_ name: String) throws {
+        let task = try TaskModel(backbone: Self.tinyA, pack: try pack(name))
+        let ref = try reference(name)
+        let audio = try Fixtures.safetensors("audio/reference.safetensors")
+        let clips = try clips(ref)
+        XCTAssertFalse(clips.isEmpty)
+        for clip in clips {
+            // From the waveform through our fbank, the whole pipeline a user runs.
+            let features = try task.features(try audio.floats("\(clip).16k"), source: clip)
+            let out = try task.run([features])[0]
+            if let logits = out.logits {
+                XCTAssertLessThan(maxAbsDifference(logits, try ref.floats("\(clip).logits")), 1e-4, "\(name) \(clip) logits")
+            }
+            if ref.info("\(clip).embedding") != nil {
+                XCTAssertLessThan(maxAbsDifference(out.embedding ?? [], try ref.floats("\(clip).embedding")), 1e-4, "\(name) \(clip) embedding")
+            }
+            // From the reference's own input_values when stored: the model alone.
+            if ref.info("\(clip).input_values") != nil {
+                let exact = try task.run([try ref.floats("\(clip).input_values")])[0]
+                XCTAssertLessThan(maxAbsDifference(exact.logits!, try ref.floats("\(clip).logits")), 1e-4, "\(name) \(clip) logits from input_values")
+            }
+        }
+    }
+
+    func testASTPackMatchesReference() throws { try checkAST("ast-tiny-a") }
+    func testASTPackWithFewerTimePatchesCropsPositions() throws { try checkAST("ast-tiny-a-short") }
+    func testASTPackWithMoreTimePatchesInterpolatesPositions() throws { try checkAST("ast-tiny-a-long") }
+    func testF16PackMatchesItsRoundedWeights() throws { try checkAST("ast-tiny-a-f16") }
+    func testASTSpeakerPack() throws { try checkAST("ast-tiny-a-speaker") }
+
+    private func checkWav2Vec2(_ name: String, backbone: Backbone) throws {
+        let p = try pack(name)
+        let task = try TaskModel(backbone: backbone, pack: p)
+        let ref = try reference(name)
+        let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
+        for clip in try clips(ref) {
+            let features = try task.features(try inputs.floats("\(clip).waveform"), source: clip)
+            let out = try task.run([features])[0]
+            if ref.info("\(clip).logits") != nil {
+                XCTAssertLessThan(maxAbsDifference(out.logits!, try ref.floats("\(clip).logits")), 1e-4, "\(name) \(clip) logits")
+            }
+            if ref.info("\(clip).embedding") != nil {
+                XCTAssertLessThan(maxAbsDifference(out.embedding!, try ref.floats("\(clip).embedding")), 1e-4, "\(name) \(clip) embedding")
+            }
+            guard case let .wav2vec2(model, _) = backbone.model else { return XCTFail() }
+            let states = try model.forward(Tensor(shape: [1, features.count], values: features), adaptations: p.adaptations)
+            XCTAssertLessThan(maxAbsDifference(states.lastHiddenState.array, try ref.floats("\(clip).last_hidden_state")), 1e-4,
+                              "\(name) \(clip) last hidden state")
+        }
+    }
+
+    func testWav2Vec2PostLNPack() throws { try checkWav2Vec2("w2v2-gn-postln", backbone: Self.gnPostLN) }
+    func testWav2Vec2AdapterResidualFlag() throws { try checkWav2Vec2("w2v2-gn-postln-residual", backbone: Self.gnPostLN) }
+    func testWav2Vec2PreLNPack() throws { try checkWav2Vec2("w2v2-ln-preln", backbone: Self.lnPreLN) }
+    func testWav2Vec2SpeakerPack() throws { try checkWav2Vec2("w2v2-gn-postln-speaker", backbone: Self.gnPostLN) }
+
+    func testResidualFlagChangesTheAnswer() throws {
+        let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
+        let wave = try inputs.floats("one_second.waveform")
+        let a = try TaskModel(backbone: Self.gnPostLN, pack: try pack("w2v2-gn-postln")).run([wave])[0].logits!
+        let b = try TaskModel(backbone: Self.gnPostLN, pack: try pack("w2v2-gn-postln-residual")).run([wave])[0].logits!
+        XCTAssertGreaterThan(maxAbsDifference(a, b), 0.01)
+    }
+
+    func testPaddedBatchWithPromptsMatchesUnbatchedReference() throws {
+        let task = try TaskModel(backbone: Self.lnPreLN, pack: try pack("w2v2-ln-preln"))
+        let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
+        let a = try inputs.floats("one_second.waveform"), b = try inputs.floats("clip_3p7s.waveform")
+        let padded = a + [Float](repeating: 0, count: b.count - a.count)
+        let out = try task.run([padded, b], validSamples: [a.count, b.count])
+        let expected = try reference("w2v2-ln-preln").floats("batch.logits")
+        XCTAssertLessThan(maxAbsDifference(out.flatMap { $0.logits! }, expected), 1e-4)
+    }
+
+    func testFingerprintsEqualThePythonReferenceForEveryBackbone() throws {
+        let expected = try JSONFile.read(Fixtures.path("packs/fingerprints.json"))
+        var checked = 0
+        for (folder, entry) in try XCTUnwrap(expected["fingerprints"]?.object) where folder.hasPrefix("Fixtures/") {
+            let path = Fixtures.root.appendingPathComponent(folder).path
+            guard FileManager.default.fileExists(atPath: path + "/config.json") else { continue }
+            XCTAssertEqual(try Backbone.load(path).fingerprint, entry["fingerprint"]?.string, folder)
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 7)
+    }
+
+    func testTransformers4And5NamesGiveOneFingerprintAndAChangedValueAnother() throws {
+        let a = try Backbone.load(Fixtures.path("ast/tiny-a")).fingerprint
+        XCTAssertEqual(try Backbone.load(Fixtures.path("ast/tiny-a-5x")).fingerprint, a)
+        // Copy tiny-a with one value nudged.
+        let dir = Fixtures.temporaryDirectory("changed-backbone")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/config.json"), toPath: dir.appendingPathComponent("config.json").path)
+        let file = try Fixtures.safetensors("ast/tiny-a/model.safetensors")
+        var writer = SafeTensorsWriter(metadata: [("format", "pt")])
+        for info in file.tensors {
+            var values = try file.floats(info.name)
+            if info.name.hasSuffix("layer.1.attention.attention.value.weight") { values[5 * 64 + 17] = values[5 * 64 + 17].nextUp }
+            writer.add(.init(name: info.name, shape: info.shape, floats: values))
+        }
+        try writer.write(to: dir.appendingPathComponent("model.safetensors").path)
+        let changed = try Backbone.load(dir.path)
+        XCTAssertNotEqual(changed.fingerprint, a)
+        // Exactly the one-ulp change the fixture's "wrong fingerprint" pack was made for.
+        let wrong = try pack("ast-tiny-a-wrong-fingerprint")
+        XCTAssertEqual(changed.fingerprint, wrong.backbone.fingerprint)
+        XCTAssertThrowsError(try TaskModel(backbone: changed, pack: try pack("ast-tiny-a"))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(a) && text.contains(changed.fingerprint) && text.contains("values only"), text)
+        }
+    }
+
+    func testMismatchedPackIsRefusedUnlessAllowedAndThenGivesTheSameAnswer() throws {
+        XCTAssertThrowsError(try TaskModel(backbone: Self.tinyA, pack: try pack("ast-tiny-a-wrong-fingerprint"))) { error in
+            XCTAssertTrue("\(error)".contains("--allow-mismatch"), "\(error)")
+        }
+        let allowed = try TaskModel(backbone: Self.tinyA, pack: try pack("ast-tiny-a-wrong-fingerprint"), allowMismatch: true)
+        let ref = try reference("ast-tiny-a")
+        let out = try allowed.run([try ref.floats("chirp_6s_16k.input_values")])[0]
+        XCTAssertLessThan(maxAbsDifference(out.logits!, try ref.floats("chirp_6s_16k.logits")), 1e-4)
+        // Another architecture is refused even when allowed.
+        XCTAssertThrowsError(try TaskModel(backbone: Self.gnPostLN, pack: try pack("ast-tiny-a"), allowMismatch: true)) { error in
+            XCTAssertTrue("\(error)".contains("architecture differs"), "\(error)")
+        }
+    }
+
+    func testESC50ShapedPackHolds0676MParametersAndItsF16FileIsUnder1point5MB() throws {
+        let p = try pack("ast-esc50-shape")
+        XCTAssertEqual(p.parameterCount, 676_274)
+        XCTAssertEqual(p.parameterBreakdown.map(\.count), [36_864, 599_424, 39_986])
+        let size = try FileManager.default.attributesOfItem(atPath: p.path)[.size] as! Int
+        XCTAssertLessThan(size, 1_500_000)
+        XCTAssertEqual(p.labels.count, 50)
+    }
+
+    func testPackValidationRejectsBrokenFiles() throws {
+        let dir = Fixtures.temporaryDirectory("bad-packs")
+        let source = try Fixtures.safetensors("packs/ast-tiny-a.ipet")
+        func write(_ name: String, metadata: (inout [(key: String, value: String)]) -> Void, drop: String? = nil) throws -> String {
+            var meta = source.metadata
+            metadata(&meta)
+            var writer = SafeTensorsWriter(metadata: meta)
+            for info in source.tensors where info.name != drop {
+                writer.add(.init(name: info.name, shape: info.shape, floats: try source.floats(info.name)))
+            }
+            let path = dir.appendingPathComponent(name).path
+            try writer.write(to: path)
+            return path
+        }
+        let future = try write("future.ipet", metadata: { m in m = m.map { $0.key == "ipet.version" ? ($0.key, "2.0") : $0 } })
+        XCTAssertThrowsError(try AdapterPack(path: future)) { XCTAssertTrue("\($0)".contains("version 2.0 is not supported"), "\($0)") }
+        let minor = try write("minor.ipet", metadata: { m in m = m.map { $0.key == "ipet.version" ? ($0.key, "1.7") : $0 } + [("ipet.extra", "ignored")] })
+        XCTAssertNoThrow(try AdapterPack(path: minor))
+        let missing = try write("missing.ipet", metadata: { _ in }, drop: "adapters.1.up.weight")
+        XCTAssertThrowsError(try AdapterPack(path: missing)) { XCTAssertTrue("\($0)".contains("adapters.1.up.weight"), "\($0)") }
+        let notPack = Fixtures.path("safetensors/python/dtypes.safetensors")
+        XCTAssertThrowsError(try AdapterPack(path: notPack)) { XCTAssertTrue("\($0)".contains("not an IPET pack"), "\($0)") }
+    }
+}
