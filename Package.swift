@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "IPET", targets: ["IPETEngine"]),
         .executable(name: "ipet", targets: ["ipet"]),
         .executable(name: "SafeTensorsFuzz", targets: ["SafeTensorsFuzz"]),
+        .executable(name: "PickleFuzz", targets: ["PickleFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,7 +35,7 @@ let package = Package(
 
         // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
         .target(name: "CKernels"),
-        .target(name: "IPETFormats"),
+        .target(name: "IPETFormats", dependencies: ["CHDF5"]),
         .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CKernels"]),
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
@@ -58,6 +59,8 @@ let package = Package(
             ]),
         // libFuzzer entry point: `swift build --sanitize fuzzer --product SafeTensorsFuzz` (see README).
         .executableTarget(name: "SafeTensorsFuzz", dependencies: ["IPETFormats"]),
+        // libFuzzer entry point for the PyTorch checkpoint (zip + pickle) reader.
+        .executableTarget(name: "PickleFuzz", dependencies: ["IPETFormats"]),
 
         .target(name: "IPETTestSupport", dependencies: ["IPETFormats", "IPETTensor"], path: "Tests/IPETTestSupport"),
         .testTarget(name: "IPETFormatsTests", dependencies: ["IPETFormats", "IPETTestSupport"]),
