@@ -42,25 +42,25 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         let embedder: Embedder
-        let files: [String]
+        let files: [InputItem]
         do {
             let kind: EmbeddingKind = pooled ? .pooled : layer.map { .layer($0) } ?? .automatic
             embedder = try Embedder(backbone: try Backbone.load(backbone), kind: kind)
-            files = try AudioInput.expand(inputs)
+            files = try InputCatalog.expand(inputs)
         } catch {
             throw fail(error)
         }
         let workspace = Workspace()
         var failed: [(key: String, value: JSONValue)] = []
         var writer = SafeTensorsWriter()
-        for file in files {
+        for item in files {
             do {
-                let vector = try embedder.embed(file: file, workspace: workspace)
-                writer.add(.init(name: file, shape: [vector.count], floats: vector))
+                let vector = try embedder.embed(file: item.path, workspace: workspace)
+                writer.add(.init(name: item.name, shape: [vector.count], floats: vector))
             } catch {
-                let text = problemText(error, path: file)
-                FileHandle.standardError.write(Data("error: \(file): \(text)\n".utf8))
-                failed.append((file, .string(text)))
+                let text = problemText(error, path: item.path)
+                FileHandle.standardError.write(Data("error: \(item.name): \(text)\n".utf8))
+                failed.append((item.name, .string(text)))
             }
         }
         let kindText = pooled ? "pooled" : layer.map { "layer \($0)" } ?? "automatic"

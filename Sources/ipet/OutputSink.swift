@@ -23,7 +23,13 @@ final class OutputSink {
     }
 
     func writeLine(_ line: String) {
-        handle.write(Data((line + "\n").utf8))
+        write(line + "\n")
+    }
+
+    /// Writes `text` with one write call (whole records at once), unbuffered.
+    func write(_ text: String) {
+        guard !text.isEmpty else { return }
+        handle.write(Data(text.utf8))
     }
 
     deinit {

@@ -2,94 +2,84 @@ import ArgumentParser
 import Foundation
 import IPETEngine
 import IPETFormats
-import IPETModels
-import IPETTensor
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Classify audio files with a backbone's head; one JSON line per file.",
+        abstract: "Run a backbone (and packs) over audio files; one record per file and pack.",
         discussion: """
-            INPUT are files or folders (searched recursively for audio files). Each output line is
-              {"file": "...", "top": [{"label": "...", "score": 0.87}, ...]}
-            with "logits" added by --logits. With --pack, every pack runs on every input (decoded once, features
-            computed once per preprocessing) and each line also has "pack". A file that fails gives
-            {"file": "...", "error": "..."} and the run goes on; the exit status is 0 when every file worked and
-            2 when some failed.
+            INPUT are files, folders (searched recursively) and manifests (.csv/.tsv/.jsonl with a "path" and an
+            optional "label" column). JSON Lines records look like
+              {"file": "...", "pack": "...", "top": [{"label": "...", "score": 0.87}, ...]}
+            ("pack" only with --pack; "logits" with --logits). Inputs longer than the model's input are cut into
+            windows whose scores are averaged (--per-window: one record per window with start and end). A file
+            that fails gives an "error" record and the run goes on; exit status 0 when every file worked, 2 when
+            some failed, 1 when nothing could run.
             """)
 
-    @Option(help: "A Hugging Face model folder (config.json + model.safetensors) or a converted file.")
-    var backbone: String
+    @OptionGroup var options: RunOptions
 
-    @Option(help: "An IPET adapter pack to run on the backbone (repeatable).")
-    var pack: [String] = []
-
-    @Flag(name: .customLong("allow-mismatch"), help: "Run packs made for other weights of the same shape (with a warning).")
-    var allowMismatch = false
-
-    @Option(name: .customLong("top-k"), help: "How many labels to list per file.")
+    @Option(name: .customLong("top-k"), help: "How many labels to list per record.")
     var topK: Int = 5
 
-    @Flag(help: "Include the raw logits.")
+    @Flag(help: "Include the raw logits (averaged over windows).")
     var logits = false
 
-    @Option(help: "Scores: sigmoid (multi-label), softmax, or none (raw logits). Default: from the head.")
-    var activation: ScoreActivation?
+    @Flag(name: .customLong("per-window"), help: "One record per window instead of averaged scores.")
+    var perWindow = false
 
-    @Option(name: .shortAndLong, help: "Write JSON lines to this file instead of standard output.")
+    @Option(help: "Output format: json (JSON Lines), csv or table.")
+    var format: RecordFormat = .json
+
+    @Option(name: .shortAndLong, help: "Write records to this file instead of standard output.")
     var output: String?
 
-    @OptionGroup var compute: ComputeOptions
+    @Flag(help: "Continue an interrupted run: skip inputs already answered in --output and append.")
+    var resume = false
 
-    @Argument(help: "Audio files or folders.")
+    @Argument(help: "Audio files, folders or manifests.")
     var inputs: [String]
 
     func validate() throws {
+        try options.validateRun()
         guard topK >= 0 else { throw ValidationError("--top-k must be zero or more") }
-        guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or folder") }
+        guard !inputs.isEmpty else { throw ValidationError("give at least one audio file, folder or manifest") }
+        if resume && output == nil { throw ValidationError("--resume needs --output FILE") }
+        if resume && format == .table { throw ValidationError("--resume needs --format json or csv") }
     }
 
     func run() throws {
-        compute.apply()
-        let predictor: Predictor
-        let files: [String]
+        options.compute.apply()
+        let runner: BatchRunner
+        var items: [InputItem]
+        var answered: [String: Set<String>] = [:]
         let sink: OutputSink
         do {
-            let model = try Backbone.load(backbone)
-            let tasks = pack.isEmpty
-                ? [try TaskModel(backbone: model, activation: activation)]
-                : try pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0), activation: activation, allowMismatch: allowMismatch) }
-            predictor = Predictor(backbone: model, tasks: tasks)
-            files = try AudioInput.expand(inputs)
-            sink = try OutputSink(path: output)
+            runner = try options.makeRunner(perWindow: perWindow)
+            items = try options.items(inputs)
+            if resume, let output { answered = try ResumeState.load(path: output, format: format) }
+            sink = try OutputSink(path: output, append: resume)
         } catch {
             throw fail(error)
         }
-        let workspace = Workspace()
-        var failedFiles = Set<String>()
-        for file in files {
-            for result in predictor.predict(file: file, workspace: workspace) {
-                var record: [(key: String, value: JSONValue)] = [("file", .string(file))]
-                if !pack.isEmpty { record.append(("pack", .string(result.task.name))) }
-                switch result.outcome {
-                case let .success((prediction?, _)):
-                    record.append(("top", .array(prediction.top(topK).map { .object([("label", .string($0.label)), ("score", .float($0.score))]) })))
-                    if logits { record.append(("logits", .array(prediction.logits.map(JSONValue.float)))) }
-                case .success((nil, _)):
-                    failedFiles.insert(file)
-                    record.append(("error", .string("this task has no classifier (an embedding head): use `ipet embed`")))
-                case let .failure(failure):
-                    failedFiles.insert(file)
-                    record.append(("error", .string(failure.message)))
-                }
-                sink.writeLine(JSONValue.object(record).compactText)
-            }
+        let taskNames = Set(runner.tasks.map(\.name))
+        let total = items.count
+        items = items.filter { !(answered[$0.name].map { taskNames.isSubset(of: $0) } ?? false) }
+        let writer = RecordWriter(format: format, topK: topK, includeLogits: logits, showPack: !options.pack.isEmpty,
+                                  nameWidth: min(60, items.map(\.name.count).max() ?? 4))
+        if let header = writer.header, !(resume && !answered.isEmpty) { sink.writeLine(header) }
+        let progress = ProgressReporter(total: items.count, quiet: options.quiet)
+        var failedFiles = 0
+        runner.run(items) { result in
+            let text = writer.text(for: result, skipping: answered[result.item.name] ?? [])
+            sink.write(text)
+            if result.failed { failedFiles += 1 }
+            progress.advance(failed: result.failed, windows: result.answers.map(\.windows).max() ?? 0)
         }
-        if !failedFiles.isEmpty {
-            FileHandle.standardError.write(Data("ipet: \(failedFiles.count) of \(files.count) files failed\n".utf8))
+        if !options.quiet { progress.summary(skipped: total - items.count) }
+        if failedFiles > 0 {
+            FileHandle.standardError.write(Data("ipet: \(failedFiles) of \(items.count) files failed\n".utf8))
             throw ExitCode(2)
         }
     }
 }
-
-extension ScoreActivation: ExpressibleByArgument {}

@@ -1,0 +1,253 @@
+import Foundation
+import IPETTensor
+
+/// Runs tasks over a collection of audio inputs: decoding and feature extraction on a producer thread ahead of
+/// the model (bounded queue, so memory stays flat however many inputs there are), windows of equal length batched
+/// across inputs, each input decoded once and each window's features computed once per distinct preprocessing.
+public final class BatchRunner: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Window length in seconds; nil = each task's input length (AST `max_length`, a wav2vec 2.0 pack's
+        /// crop, whole clips otherwise); 0 = no windowing (AST truncates like transformers).
+        public var window: Double?
+        /// Hop between window starts in seconds; nil = the window length.
+        public var hop: Double?
+        /// One record per window instead of scores averaged over windows.
+        public var perWindow = false
+        /// Windows per model call.
+        public var batchSize = 1
+        /// Inputs decoded ahead of the model.
+        public var prefetch = 8
+
+        public init(window: Double? = nil, hop: Double? = nil, perWindow: Bool = false, batchSize: Int = 1, prefetch: Int = 8) {
+            self.window = window
+            self.hop = hop
+            self.perWindow = perWindow
+            self.batchSize = batchSize
+            self.prefetch = prefetch
+        }
+    }
+
+    /// One task's answer for one input (or one window of it).
+    public struct Answer: Sendable {
+        public let task: TaskModel
+        /// Seconds into the input; nil when scores are averaged over windows.
+        public var start: Double?
+        public var end: Double?
+        public var windows: Int
+        public var logits: [Float]?
+        public var scores: [Float]?
+        public var embedding: [Float]?
+        public var error: String?
+    }
+
+    /// Everything produced for one input, in task order.
+    public struct InputResult: Sendable {
+        public let item: InputItem
+        public let answers: [Answer]
+        public var failed: Bool { answers.contains { $0.error != nil } }
+    }
+
+    public let backbone: Backbone
+    public let tasks: [TaskModel]
+    public let options: Options
+
+    public init(backbone: Backbone, tasks: [TaskModel], options: Options = Options()) {
+        self.backbone = backbone
+        self.tasks = tasks
+        self.options = options
+    }
+
+    /// Window length in samples for a task: the option, else the task's own input length.
+    func windowSamples(for task: TaskModel) -> Int? {
+        let rate = Double(backbone.sampleRate)
+        if let w = options.window { return w > 0 ? Int((w * rate).rounded()) : nil }
+        return task.windowSamples
+    }
+
+    func hopSamples(window: Int) -> Int {
+        if let h = options.hop, h > 0 { return max(1, Int((h * Double(backbone.sampleRate)).rounded())) }
+        return window
+    }
+
+    /// Window starts for an input of `length` samples: 0, hop, 2·hop, … while at least half a window of audio
+    /// remains (so the last window is never mostly padding); one window when the input fits.
+    public static func windowStarts(length: Int, window: Int?, hop: Int) -> [Int] {
+        guard let window, length > window else { return [0] }
+        var starts = [0]
+        var s = hop
+        while s + window / 2 < length, s + window <= length + window / 2 {
+            starts.append(s)
+            s += hop
+        }
+        return starts
+    }
+
+    /// Prepared input: per feature key, the windows' sample ranges and features (or the failure).
+    struct Prepared: @unchecked Sendable {
+        let index: Int
+        let item: InputItem
+        let windows: [String: [(range: Range<Int>, features: [Float])]]
+        let errors: [String: String]
+        let decodeError: String?
+    }
+
+    func prepare(_ item: InputItem, index: Int) -> Prepared {
+        let samples: [Float]
+        do {
+            samples = try AudioInput.load(item.path, sampleRate: backbone.sampleRate)
+        } catch {
+            return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: PipelineFailure(error, path: item.path).message)
+        }
+        var windows: [String: [(Range<Int>, [Float])]] = [:]
+        var errors: [String: String] = [:]
+        for task in tasks where windows[task.featureKey] == nil && errors[task.featureKey] == nil {
+            let w = windowSamples(for: task)
+            let starts = Self.windowStarts(length: samples.count, window: w, hop: w.map(hopSamples) ?? 1)
+            var list: [(Range<Int>, [Float])] = []
+            do {
+                for s in starts {
+                    let end = w.map { min(samples.count, s + $0) } ?? samples.count
+                    let slice = starts.count == 1 && s == 0 ? samples : Array(samples[s..<end])
+                    list.append((s..<(w.map { s + $0 } ?? end), try task.features(slice, source: item.path)))
+                }
+                windows[task.featureKey] = list
+            } catch {
+                errors[task.featureKey] = PipelineFailure(error, path: item.path).message
+            }
+        }
+        return Prepared(index: index, item: item, windows: windows, errors: errors, decodeError: nil)
+    }
+
+    /// Runs every task on every input; `emit` receives each input's results in input order, on the calling
+    /// thread, as soon as they are ready.
+    public func run(_ items: [InputItem], emit: (InputResult) -> Void) {
+        let queue = BoundedQueue<Prepared>(capacity: max(1, options.prefetch))
+        let producer = Thread { [self] in
+            for (i, item) in items.enumerated() { queue.put(prepare(item, index: i)) }
+            queue.close()
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        let workspace = Workspace()
+        while true {
+            // Gather inputs until a batch of windows is full (or the inputs run out).
+            var group: [Prepared] = []
+            var windowCount = 0
+            while windowCount < max(1, options.batchSize), let next = queue.take() {
+                group.append(next)
+                windowCount += next.windows.values.map(\.count).max() ?? 1
+            }
+            if group.isEmpty { break }
+            for result in process(group, workspace: workspace) { emit(result) }
+        }
+    }
+
+    /// Runs a group of prepared inputs: for each task, all their windows in batches of equal-length features.
+    func process(_ group: [Prepared], workspace: Workspace) -> [InputResult] {
+        // outputs[task][input] = per-window outputs (or the error)
+        var answers: [[Answer]] = group.map { _ in [] }
+        for task in tasks {
+            var jobs: [(input: Int, window: Int, features: [Float])] = []
+            for (i, p) in group.enumerated() {
+                if let list = p.windows[task.featureKey] {
+                    for (w, entry) in list.enumerated() { jobs.append((i, w, entry.features)) }
+                }
+            }
+            var outputs: [[TaskModel.Output?]] = group.map { p in Array(repeating: nil, count: p.windows[task.featureKey]?.count ?? 0) }
+            var failures: [Int: String] = [:]
+            // Equal-length features batch together (AST always; wav2vec 2.0 when clips or windows match).
+            let byLength = Dictionary(grouping: jobs.indices, by: { jobs[$0].features.count })
+            for length in byLength.keys.sorted() {
+                let indices = byLength[length]!
+                var start = 0
+                while start < indices.count {
+                    let chunk = Array(indices[start..<min(indices.count, start + max(1, options.batchSize))])
+                    start += chunk.count
+                    do {
+                        let results = try task.run(chunk.map { jobs[$0].features }, workspace: workspace)
+                        for (j, r) in zip(chunk, results) { outputs[jobs[j].input][jobs[j].window] = r }
+                    } catch {
+                        // A failing batch is retried one input at a time, so one bad input fails alone.
+                        for j in chunk {
+                            do {
+                                outputs[jobs[j].input][jobs[j].window] = try task.run([jobs[j].features], workspace: workspace)[0]
+                            } catch {
+                                failures[jobs[j].input] = PipelineFailure(error, path: group[jobs[j].input].item.path).message
+                            }
+                        }
+                    }
+                }
+            }
+            for (i, p) in group.enumerated() {
+                if let message = p.decodeError ?? p.errors[task.featureKey] ?? failures[i] {
+                    answers[i].append(Answer(task: task, windows: 0, error: message))
+                    continue
+                }
+                let ranges = p.windows[task.featureKey]!.map(\.range)
+                answers[i] += combine(task: task, outputs: outputs[i].map { $0! }, ranges: ranges)
+            }
+        }
+        return group.enumerated().map { InputResult(item: $1.item, answers: answers[$0]) }
+    }
+
+    /// Per-window answers, or one answer with logits, scores and embeddings averaged over the windows (scores
+    /// are averaged after the activation, as IPET evaluates GTZAN).
+    func combine(task: TaskModel, outputs: [TaskModel.Output], ranges: [Range<Int>]) -> [Answer] {
+        let rate = Double(backbone.sampleRate)
+        let perWindow = outputs.enumerated().map { w, out in
+            Answer(task: task, start: Double(ranges[w].lowerBound) / rate, end: Double(ranges[w].upperBound) / rate, windows: 1,
+                   logits: out.logits, scores: out.logits.map(task.activation.apply), embedding: out.embedding)
+        }
+        if options.perWindow { return perWindow }
+        func mean(_ vectors: [[Float]]) -> [Float]? {
+            guard let first = vectors.first else { return nil }
+            var sum = [Double](repeating: 0, count: first.count)
+            for v in vectors { for (i, x) in v.enumerated() { sum[i] += Double(x) } }
+            return sum.map { Float($0 / Double(vectors.count)) }
+        }
+        return [Answer(task: task, windows: outputs.count, logits: mean(perWindow.compactMap(\.logits)),
+                       scores: mean(perWindow.compactMap(\.scores)), embedding: mean(perWindow.compactMap(\.embedding)))]
+    }
+}
+
+/// A blocking FIFO of bounded capacity between one producer and one consumer.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private var items: [Element] = []
+    private var head = 0
+    private var closed = false
+    private let capacity: Int
+    private let condition = NSCondition()
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ element: Element) {
+        condition.lock()
+        while items.count - head >= capacity { condition.wait() }
+        items.append(element)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next element, waiting for one; nil once the queue is closed and drained.
+    func take() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count && !closed { condition.wait() }
+        guard head < items.count else { return nil }
+        let element = items[head]
+        head += 1
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        condition.broadcast()
+        return element
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import IPETFormats
+
+/// One audio input: where to read it, how to name it in the output, and its label when a manifest or a
+/// class folder gives one.
+public struct InputItem: Sendable, Equatable {
+    /// Path used to open the file.
+    public let path: String
+    /// Name in the output records: the path as given on the command line or in the manifest (folder entries as
+    /// `folder/relative/path`), so it is stable across runs and machines.
+    public let name: String
+    /// Labels from a manifest (`;`-separated for multi-label) or the class folder.
+    public let labels: [String]
+
+    public init(path: String, name: String? = nil, labels: [String] = []) {
+        self.path = path
+        self.name = name ?? path
+        self.labels = labels
+    }
+}
+
+/// Builds the list of inputs from files, folders and manifests (CSV or JSON Lines).
+public enum InputCatalog {
+    /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
+    /// only `extensions` inside folders (explicit files are always kept), sorted by name within each folder,
+    /// de-duplicated by name. With `labelsFromFolders`, a file's label is the name of the folder below the
+    /// given folder that contains it (`FOLDER/dog/x.wav` → "dog").
+    public static func expand(
+        _ inputs: [String], extensions: Set<String> = AudioInput.audioExtensions, labelsFromFolders: Bool = false
+    ) throws -> [InputItem] {
+        var out: [InputItem] = []
+        var seen = Set<String>()
+        func add(_ item: InputItem) {
+            if seen.insert(item.name).inserted { out.append(item) }
+        }
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory)
+            let ext = (input as NSString).pathExtension.lowercased()
+            if exists, !isDirectory.boolValue, ["csv", "jsonl", "tsv"].contains(ext) || (ext == "json" && isJSONLines(input)) {
+                for item in try manifest(input) { add(item) }
+                continue
+            }
+            guard exists, isDirectory.boolValue else {
+                add(InputItem(path: input))  // missing files still get an error record
+                continue
+            }
+            guard let walker = FileManager.default.enumerator(atPath: input) else {
+                throw AudioPipelineError(path: input, message: "cannot list folder")
+            }
+            var found: [String] = []
+            while let relative = walker.nextObject() as? String {
+                guard extensions.contains((relative as NSString).pathExtension.lowercased()) else { continue }
+                let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
+                var dir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(relative) }
+            }
+            for relative in found.sorted() {
+                let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
+                var labels: [String] = []
+                if labelsFromFolders, let first = relative.split(separator: "/").first, relative.contains("/") {
+                    labels = [String(first)]
+                }
+                add(InputItem(path: full, labels: labels))
+            }
+        }
+        return out
+    }
+
+    static func isJSONLines(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 1) else { return false }
+        return head.first == UInt8(ascii: "{")
+    }
+
+    /// Reads a manifest: CSV/TSV with a header row naming a `path` (or `file`, `filename`, `audio`) column and an
+    /// optional `label` (or `labels`, `class`) column; or JSON Lines with those keys. Relative paths are resolved
+    /// against the manifest's folder; the output name is the path as written.
+    public static func manifest(_ path: String) throws -> [InputItem] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw AudioPipelineError(path: path, message: "cannot read manifest: \(error.localizedDescription)")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).path }
+        func labels(_ s: String?) -> [String] {
+            (s ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let pathKeys = ["path", "file", "filename", "audio"], labelKeys = ["label", "labels", "class"]
+        var items: [InputItem] = []
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        if path.lowercased().hasSuffix(".csv") || path.lowercased().hasSuffix(".tsv") {
+            let separator: Character = path.lowercased().hasSuffix(".tsv") ? "\t" : ","
+            var header: [String]?
+            for (number, raw) in lines.enumerated() {
+                let line = String(raw).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                let fields = CSV.split(line, separator: separator)
+                guard let names = header else {
+                    header = fields.map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
+                    guard header!.contains(where: pathKeys.contains) else {
+                        throw AudioPipelineError(path: path, message: "the header row has no path column (one of \(pathKeys.joined(separator: ", ")))")
+                    }
+                    continue
+                }
+                guard fields.count == names.count else {
+                    throw AudioPipelineError(path: path, message: "line \(number + 1): \(fields.count) fields, the header has \(names.count)")
+                }
+                let row = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
+                guard let p = pathKeys.lazy.compactMap({ row[$0] }).first, !p.isEmpty else {
+                    throw AudioPipelineError(path: path, message: "line \(number + 1): empty path")
+                }
+                items.append(InputItem(path: resolve(p), name: p, labels: labels(labelKeys.lazy.compactMap { row[$0] }.first)))
+            }
+        } else {
+            for (number, raw) in lines.enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.isEmpty { continue }
+                let object: JSONValue
+                do { object = try JSONParser.parse(line) } catch {
+                    throw AudioPipelineError(path: path, message: "line \(number + 1): \(error)")
+                }
+                guard let p = pathKeys.lazy.compactMap({ object[$0]?.string }).first else {
+                    throw AudioPipelineError(path: path, message: "line \(number + 1): no \"path\" field")
+                }
+                var l: [String] = []
+                for key in labelKeys {
+                    if let s = object[key]?.string { l = labels(s) } else if let a = object[key]?.array { l = a.compactMap(\.string) }
+                    if !l.isEmpty { break }
+                }
+                items.append(InputItem(path: resolve(p), name: p, labels: l))
+            }
+        }
+        return items
+    }
+}
+
+/// Minimal CSV field handling (RFC 4180 quoting) for manifests and `--format csv` output.
+public enum CSV {
+    public static func split(_ line: String, separator: Character = ",") -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var iterator = line.makeIterator()
+        var pending: Character? = nil
+        while let c = pending ?? iterator.next() {
+            pending = nil
+            if quoted {
+                if c == "\"" {
+                    if let next = iterator.next() {
+                        if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(c)
+                }
+            } else if c == "\"" && field.isEmpty {
+                quoted = true
+            } else if c == separator {
+                fields.append(field)
+                field = ""
+            } else {
+                field.append(c)
+            }
+        }
+        fields.append(field)
+        return fields
+    }
+
+    public static func escape(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// `--shard K/N`: a deterministic slice of the inputs by a hash of each input's name, so it does not depend on
+/// order, and N jobs together cover every input exactly once.
+public struct Shard: Sendable, Equatable {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "K/N" with 0 ≤ K < N.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n > 0, k >= 0, k < n else { return nil }
+        self.init(index: k, count: n)
+    }
+
+    public func contains(_ name: String) -> Bool {
+        Int(Self.fnv1a(name) % UInt64(count)) == index
+    }
+
+    /// FNV-1a 64 over the UTF-8 bytes: stable across runs, machines and Swift versions (unlike `hashValue`).
+    public static func fnv1a(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import IPETEngine
+import IPETFormats
+
+/// Output formats for `ipet predict`.
+enum RecordFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, csv, table
+}
+
+/// Turns one input's results into output text (all its records in one string, so they are written with a single
+/// write call: a killed run leaves whole inputs or nothing, never a torn line except possibly the very last).
+struct RecordWriter {
+    let format: RecordFormat
+    let topK: Int
+    let includeLogits: Bool
+    let showPack: Bool
+    let nameWidth: Int
+
+    static let csvHeader = "file,pack,start,end,windows,label,top_label,top_score,top,error"
+
+    var header: String? {
+        switch format {
+        case .json: return nil
+        case .csv: return Self.csvHeader
+        case .table:
+            return "file".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + "pack".padding(toLength: 20, withPad: " ", startingAt: 0)
+                + "  top label" + String(repeating: " ", count: 14) + "score"
+        }
+    }
+
+    func text(for result: BatchRunner.InputResult, skipping answered: Set<String> = []) -> String {
+        var out = ""
+        for answer in result.answers where !answered.contains(answer.task.name) {
+            out += line(item: result.item, answer: answer) + "\n"
+        }
+        return out
+    }
+
+    func line(item: InputItem, answer: BatchRunner.Answer) -> String {
+        let labels = answer.task.labels
+        var top: [(String, Float)] = []
+        if let scores = answer.scores {
+            let order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+            top = order.prefix(topK).map { (labels.indices.contains($0) ? labels[$0] : "LABEL_\($0)", scores[$0]) }
+        }
+        let error = answer.error ?? (answer.scores == nil && answer.embedding != nil && answer.logits == nil
+            ? "this task has no classifier (an embedding head): use `ipet embed`" : nil)
+        switch format {
+        case .json:
+            var record: [(key: String, value: JSONValue)] = [("file", .string(item.name))]
+            if showPack { record.append(("pack", .string(answer.task.name))) }
+            if let s = answer.start, let e = answer.end { record += [("start", .double(s)), ("end", .double(e))] }
+            if !item.labels.isEmpty { record.append(("label", .string(item.labels.joined(separator: ";")))) }
+            if let error {
+                record.append(("error", .string(error)))
+            } else {
+                if answer.windows > 1 { record.append(("windows", .int(answer.windows))) }
+                record.append(("top", .array(top.map { .object([("label", .string($0.0)), ("score", .float($0.1))]) })))
+                if includeLogits, let l = answer.logits { record.append(("logits", .array(l.map(JSONValue.float)))) }
+            }
+            return JSONValue.object(record).compactText
+        case .csv:
+            let fields: [String] = [
+                item.name, answer.task.name, answer.start.map { String($0) } ?? "", answer.end.map { String($0) } ?? "",
+                error == nil ? String(answer.windows) : "", item.labels.joined(separator: ";"),
+                top.first?.0 ?? "", top.first.map { $0.1.description } ?? "",
+                top.map { "\($0.0):\($0.1)" }.joined(separator: ";"), error ?? "",
+            ]
+            return fields.map(CSV.escape).joined(separator: ",")
+        case .table:
+            var name = item.name
+            if let s = answer.start, let e = answer.end { name += String(format: " [%.2f-%.2f s]", s, e) }
+            let first = name.padding(toLength: max(nameWidth, name.count), withPad: " ", startingAt: 0) + "  "
+                + answer.task.name.padding(toLength: 20, withPad: " ", startingAt: 0) + "  "
+            if let error { return first + "error: " + error }
+            let label = top.first?.0 ?? "-"
+            return first + label.padding(toLength: max(23, label.count + 1), withPad: " ", startingAt: 0)
+                + (top.first.map { String(format: "%.3f", $0.1) } ?? "")
+        }
+    }
+}
+
+/// What an existing output file already answers, for --resume: its complete records by file name → packs. A torn
+/// last line (a killed run) is cut off the file first.
+enum ResumeState {
+    static func load(path: String, format: RecordFormat) throws -> [String: Set<String>] {
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let data = try handle.readToEnd() ?? Data()
+        var complete = data
+        if let last = data.last, last != UInt8(ascii: "\n") {
+            let cut = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            complete = data.prefix(cut)
+            try handle.truncate(atOffset: UInt64(cut))
+        }
+        var answered: [String: Set<String>] = [:]
+        let text = String(decoding: complete, as: UTF8.self)
+        for (i, line) in text.split(separator: "\n").enumerated() {
+            switch format {
+            case .json:
+                guard let record = try? JSONParser.parse(String(line)), let file = record["file"]?.string else { continue }
+                answered[file, default: []].insert(record["pack"]?.string ?? "backbone")
+            case .csv:
+                if i == 0 && line == RecordWriter.csvHeader { continue }
+                let fields = CSV.split(String(line))
+                guard fields.count >= 2 else { continue }
+                answered[fields[0], default: []].insert(fields[1])
+            case .table:
+                throw ValidationError("--resume needs --format json or csv")
+            }
+        }
+        return answered
+    }
+}

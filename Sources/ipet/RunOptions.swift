@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import IPETEngine
+import IPETModels
+
+/// Options shared by the commands that run a backbone and packs over a collection of inputs.
+struct RunOptions: ParsableArguments {
+    @Option(help: "A Hugging Face model folder (config.json + model.safetensors) or a converted file.")
+    var backbone: String
+
+    @Option(help: "An IPET adapter pack to run on the backbone (repeatable).")
+    var pack: [String] = []
+
+    @Flag(name: .customLong("allow-mismatch"), help: "Run packs made for other weights of the same shape (with a warning).")
+    var allowMismatch = false
+
+    @Option(help: "Scores: sigmoid (multi-label), softmax, or none (raw logits). Default: from the head.")
+    var activation: ScoreActivation?
+
+    @Option(help: "Window length in seconds (default: the model's input length; 0 = no windows).")
+    var window: Double?
+
+    @Option(help: "Hop between windows in seconds (default: the window length).")
+    var hop: Double?
+
+    @Option(help: "Windows per model call.")
+    var batch: Int = 1
+
+    @Option(help: "Extensions picked up in folders, comma-separated (default: common audio extensions).")
+    var ext: String?
+
+    @Option(help: "Process only slice K of N (K/N, 0-based): a deterministic split by file name for parallel jobs.")
+    var shard: String?
+
+    @Flag(help: "No progress output on standard error.")
+    var quiet = false
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validateRun() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let window, window < 0 { throw ValidationError("--window must be 0 (off) or positive") }
+        if let hop, hop <= 0 { throw ValidationError("--hop must be positive") }
+        if let shard, Shard(shard) == nil { throw ValidationError("--shard takes K/N with 0 <= K < N, e.g. 0/4") }
+    }
+
+    var extensions: Set<String> {
+        guard let ext else { return AudioInput.audioExtensions }
+        return Set(ext.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ". ")).lowercased() })
+    }
+
+    /// Loads the backbone once and builds one task per pack (or the backbone's own head).
+    func makeRunner(perWindow: Bool = false) throws -> BatchRunner {
+        let model = try Backbone.load(backbone)
+        let tasks = pack.isEmpty
+            ? [try TaskModel(backbone: model, activation: activation)]
+            : try pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0), activation: activation, allowMismatch: allowMismatch) }
+        let names = tasks.map(\.name)
+        if Set(names).count != names.count {
+            throw PackError(path: pack.joined(separator: ", "), message: "two packs have the same file name; records are told apart by it")
+        }
+        return BatchRunner(backbone: model, tasks: tasks,
+                           options: .init(window: window, hop: hop, perWindow: perWindow, batchSize: batch))
+    }
+
+    /// The inputs after folder expansion and sharding.
+    func items(_ inputs: [String], labelsFromFolders: Bool = false) throws -> [InputItem] {
+        var items = try InputCatalog.expand(inputs, extensions: extensions, labelsFromFolders: labelsFromFolders)
+        if let shard = shard.flatMap(Shard.init) { items = items.filter { shard.contains($0.name) } }
+        return items
+    }
+}
+
+extension ScoreActivation: ExpressibleByArgument {}
