@@ -23,5 +23,11 @@ public enum AudioInput {
 public struct AudioPipelineError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
     public var description: String { "\(path): \(message)" }
 }

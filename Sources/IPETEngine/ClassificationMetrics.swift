@@ -1,0 +1,99 @@
+import Foundation
+
+/// Evaluation figures for a classifier over labelled inputs (`ipet eval`).
+public struct ClassificationMetrics: Sendable {
+    public struct PerClass: Sendable, Equatable {
+        public let label: String
+        public let precision: Double
+        public let recall: Double
+        public let f1: Double
+        /// True instances of the class.
+        public let support: Int
+    }
+
+    public let labels: [String]
+    public let count: Int
+    /// Top-1 accuracy (single-label) or, for multi-label, the fraction of inputs whose best class is one of theirs.
+    public let accuracy: Double
+    public let top5Accuracy: Double
+    public let perClass: [PerClass]
+    /// `confusion[true][predicted]` counts (single-label; the first true label is used).
+    public let confusion: [[Int]]
+    /// Mean over classes with at least one positive of the average precision (multi-label tasks).
+    public let meanAveragePrecision: Double?
+
+    public var macroF1: Double { perClass.isEmpty ? 0 : perClass.map(\.f1).reduce(0, +) / Double(perClass.count) }
+
+    /// - Parameters:
+    ///   - truth: per input, the indices of its true classes (one for single-label tasks).
+    ///   - scores: per input, one score per class.
+    ///   - multiLabel: also compute mAP.
+    public init(labels: [String], truth: [[Int]], scores: [[Float]], multiLabel: Bool) {
+        precondition(truth.count == scores.count)
+        self.labels = labels
+        count = truth.count
+        let n = labels.count
+        var confusion = Array(repeating: Array(repeating: 0, count: n), count: n)
+        var correct = 0, correct5 = 0
+        for (t, s) in zip(truth, scores) {
+            let order = s.indices.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }
+            guard let best = order.first, let first = t.first else { continue }
+            if t.contains(best) { correct += 1 }
+            if order.prefix(5).contains(where: t.contains) { correct5 += 1 }
+            confusion[first][best] += 1
+        }
+        self.confusion = confusion
+        accuracy = count > 0 ? Double(correct) / Double(count) : 0
+        top5Accuracy = count > 0 ? Double(correct5) / Double(count) : 0
+        perClass = (0..<n).map { c in
+            let tp = Double(confusion[c][c])
+            let predicted = Double((0..<n).reduce(0) { $0 + confusion[$1][c] })
+            let actual = (0..<n).reduce(0) { $0 + confusion[c][$1] }
+            let precision = predicted > 0 ? tp / predicted : 0
+            let recall = actual > 0 ? tp / Double(actual) : 0
+            let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+            return PerClass(label: labels[c], precision: precision, recall: recall, f1: f1, support: actual)
+        }
+        if multiLabel {
+            var aps: [Double] = []
+            for c in 0..<n {
+                let positives = truth.map { $0.contains(c) }
+                guard positives.contains(true) else { continue }
+                aps.append(Self.averagePrecision(scores: scores.map { Double($0[c]) }, positives: positives))
+            }
+            meanAveragePrecision = aps.isEmpty ? nil : aps.reduce(0, +) / Double(aps.count)
+        } else {
+            meanAveragePrecision = nil
+        }
+    }
+
+    /// Average precision as scikit-learn defines it: `Σ_k (R_k − R_{k−1}) · P_k` over the distinct score
+    /// thresholds, highest first (ties form one step).
+    public static func averagePrecision(scores: [Double], positives: [Bool]) -> Double {
+        let total = positives.filter { $0 }.count
+        guard total > 0 else { return 0 }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var tp = 0, fp = 0, ap = 0.0, lastRecall = 0.0
+        var i = 0
+        while i < order.count {
+            let threshold = scores[order[i]]
+            while i < order.count, scores[order[i]] == threshold {
+                if positives[order[i]] { tp += 1 } else { fp += 1 }
+                i += 1
+            }
+            let recall = Double(tp) / Double(total), precision = Double(tp) / Double(tp + fp)
+            ap += (recall - lastRecall) * precision
+            lastRecall = recall
+        }
+        return ap
+    }
+
+    /// The confusion matrix as CSV: a header of predicted labels, one row per true label.
+    public var confusionCSV: String {
+        var out = "true\\predicted," + labels.map(CSV.escape).joined(separator: ",") + "\n"
+        for (i, row) in confusion.enumerated() {
+            out += CSV.escape(labels[i]) + "," + row.map(String.init).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+}
