@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "ipet",
             dependencies: [
-                "IPETEngine", "IPETModels", "IPETFormats", "IPETTensor",
+                "IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
