@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IPETEngine
 import IPETFormats
+import IPETModels
 import IPETTensor
 
 struct EmbedCommand: ParsableCommand {
@@ -13,12 +14,23 @@ struct EmbedCommand: ParsableCommand {
             folder/relative/path). x-vector checkpoints give x-vectors; other checkpoints the mean over time of
             the last hidden state (AST: the pooled CLS/distillation output). --layer N takes the mean of
             hidden_states[N] instead (0 = encoder input); --pooled takes what the checkpoint's head pools.
+            With a speaker pack (--pack), IPET's protocol: N segments per utterance (--segments, default the
+            pack's or 5) linearly spaced, each embedded and L2-normalised: a [N, dim] tensor per input.
             Files that fail are listed on standard error and in the metadata entry "failed" (JSON), and the exit
             status is then 2.
             """)
 
     @Option(help: "A Hugging Face model folder (config.json + model.safetensors) or a converted file.")
     var backbone: String
+
+    @Option(help: "A speaker pack (IPET speaker head): embeddings by IPET's segment protocol.")
+    var pack: String?
+
+    @Option(help: "Segments per utterance with --pack (0 = one embedding of the whole clip, not normalised).")
+    var segments: Int?
+
+    @Flag(name: .customLong("allow-mismatch"), help: "Use a pack made for other weights of the same shape.")
+    var allowMismatch = false
 
     @Option(help: "Mean over time of hidden_states[N] (0 = encoder input, N = output of layer N).")
     var layer: Int?
@@ -36,16 +48,43 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         guard !(pooled && layer != nil) else { throw ValidationError("--layer and --pooled exclude each other") }
+        guard pack == nil || (layer == nil && !pooled) else { throw ValidationError("--layer and --pooled do not apply to packs") }
+        guard pack != nil || segments == nil else { throw ValidationError("--segments needs --pack") }
+        if let segments, segments < 0 { throw ValidationError("--segments must be 0 or more") }
         guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or folder") }
     }
 
     func run() throws {
         compute.apply()
-        let embedder: Embedder
+        let embed: (String, Workspace) throws -> (shape: [Int], values: [Float])
         let files: [InputItem]
         do {
-            let kind: EmbeddingKind = pooled ? .pooled : layer.map { .layer($0) } ?? .automatic
-            embedder = try Embedder(backbone: try Backbone.load(backbone), kind: kind)
+            let model = try Backbone.load(backbone)
+            if let pack {
+                let task = try TaskModel(backbone: model, pack: try AdapterPack(path: pack), allowMismatch: allowMismatch)
+                if segments == 0 {
+                    embed = { path, ws in
+                        let samples = try AudioInput.load(path, sampleRate: model.sampleRate)
+                        guard let e = try task.run([try task.features(samples, source: path)], workspace: ws)[0].embedding else {
+                            throw PackError(path: pack, message: "the pack has no embedding head")
+                        }
+                        return ([e.count], e)
+                    }
+                } else {
+                    let embedder = SegmentEmbedder(task: task, count: segments)
+                    embed = { path, ws in
+                        let e = try embedder.embed(try AudioInput.load(path, sampleRate: model.sampleRate), source: path, workspace: ws)
+                        return ([e.count, e.first?.count ?? 0], e.flatMap { $0 })
+                    }
+                }
+            } else {
+                let kind: EmbeddingKind = pooled ? .pooled : layer.map { .layer($0) } ?? .automatic
+                let embedder = try Embedder(backbone: model, kind: kind)
+                embed = { path, ws in
+                    let v = try embedder.embed(file: path, workspace: ws)
+                    return ([v.count], v)
+                }
+            }
             files = try InputCatalog.expand(inputs)
         } catch {
             throw fail(error)
@@ -55,15 +94,15 @@ struct EmbedCommand: ParsableCommand {
         var writer = SafeTensorsWriter()
         for item in files {
             do {
-                let vector = try embedder.embed(file: item.path, workspace: workspace)
-                writer.add(.init(name: item.name, shape: [vector.count], floats: vector))
+                let (shape, values) = try embed(item.path, workspace)
+                writer.add(.init(name: item.name, shape: shape, floats: values))
             } catch {
                 let text = problemText(error, path: item.path)
                 FileHandle.standardError.write(Data("error: \(item.name): \(text)\n".utf8))
                 failed.append((item.name, .string(text)))
             }
         }
-        let kindText = pooled ? "pooled" : layer.map { "layer \($0)" } ?? "automatic"
+        let kindText = pack.map { "pack \($0), \(segments == 0 ? "whole clip" : "segments")" } ?? (pooled ? "pooled" : layer.map { "layer \($0)" } ?? "automatic")
         writer.metadata = [
             ("format", "pt"), ("ipet.backbone", backbone), ("ipet.embedding", kindText),
             ("failed", JSONValue.object(failed).compactText),

@@ -1,0 +1,45 @@
+import Foundation
+import IPETTensor
+
+/// IPET's speaker-embedding protocol (IPET.md §4.4): an utterance shorter than one segment is wrap-padded to it;
+/// `count` segments start at `linspace(0, length − segment, count)` (truncated to whole samples); each is
+/// embedded by the task's head and L2-normalised. The result is `[count][dim]`.
+public struct SegmentEmbedder: Sendable {
+    public let task: TaskModel
+    public let count: Int
+    public let segmentSamples: Int
+
+    /// Segment length: the pack's window (AST: `max_length` frames; wav2vec 2.0: `crop_samples`), else 3 s
+    /// (IPET's wav2vec 2.0 VoxCeleb setting of 300 frames).
+    public init(task: TaskModel, count: Int? = nil, segmentSamples: Int? = nil) {
+        self.task = task
+        self.count = max(1, count ?? task.pack?.preprocessing.segments ?? 5)
+        self.segmentSamples = segmentSamples ?? task.windowSamples ?? 3 * task.backbone.sampleRate
+    }
+
+    /// Segment start offsets for an utterance of `length` samples (after any wrap padding).
+    public func starts(length: Int) -> [Int] {
+        let span = max(0, length - segmentSamples)
+        guard count > 1 else { return [0] }
+        // As numpy.linspace computes it: i·step, with the last point exactly the end.
+        let step = Double(span) / Double(count - 1)
+        return (0..<count).map { $0 == count - 1 ? span : Int(Double($0) * step) }
+    }
+
+    public func embed(_ samples: [Float], source: String, workspace: Workspace = Workspace()) throws -> [[Float]] {
+        guard !samples.isEmpty else { throw AudioPipelineError(path: source, message: "no samples") }
+        var audio = samples
+        while audio.count < segmentSamples { audio += samples.prefix(segmentSamples - audio.count) }
+        let features = try starts(length: audio.count).map { s in
+            try task.features(Array(audio[s..<(s + segmentSamples)]), source: source)
+        }
+        let outputs = try task.run(features, workspace: workspace)
+        return try outputs.map { out in
+            guard let e = out.embedding else {
+                throw AudioPipelineError(path: source, message: "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)")
+            }
+            let norm = e.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return e.map { Float(Double($0) / max(norm, 1e-12)) }
+        }
+    }
+}
