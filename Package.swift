@@ -2,7 +2,7 @@
 // ipet-swift: converts pretrained audio-transformer checkpoints and runs IPET-tuned audio models on the CPU.
 //
 // Layers, bottom to top (nothing below imports anything above):
-//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5) and CKernels (vectorised element-wise kernels)
+//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5, COpenSSL) and CKernels (vectorised element-wise kernels)
 //   IPETFormats  - file formats: strict JSON, memory-mapped files, safetensors
 //   IPETTensor   - Float32 tensors (owned or mmapped views), BLAS GEMM, element-wise kernels, threads
 //   IPETAudio    - decoding, resampling, Kaldi fbank
@@ -24,7 +24,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -32,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
         .target(name: "CKernels"),
@@ -42,7 +42,7 @@ let package = Package(
             name: "IPETModels",
             dependencies: [
                 "IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "COpenSSL",
             ]),
         .target(
             name: "IPETEngine",

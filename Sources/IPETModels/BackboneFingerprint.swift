@@ -1,5 +1,5 @@
 import Foundation
-import Crypto
+import COpenSSL
 import IPETTensor
 
 /// The content fingerprint that binds packs to backbones (`Formats/ipet-pack.md`, "Backbone fingerprint"):
@@ -20,8 +20,8 @@ public enum BackboneFingerprint {
     public static func compute(_ weights: WeightStore, architecture: Architecture) -> String {
         let names = weights.tensors.keys.filter { isBackboneTensor($0, architecture: architecture) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        var hasher = SHA256()
-        hasher.update(data: Array(domain.utf8))
+        let hasher = SHA256Hasher()
+        hasher.update(Array(domain.utf8))
         var buffer: [UInt8] = []
         for name in names {
             let tensor = weights.tensors[name]!
@@ -31,14 +31,42 @@ public enum BackboneFingerprint {
             buffer += nameBytes
             append(UInt64(tensor.rank), to: &buffer)
             for d in tensor.shape { append(UInt64(d), to: &buffer) }
-            hasher.update(data: buffer)
+            hasher.update(buffer)
             // Float32 little-endian values: on little-endian hosts the tensor's memory is exactly that.
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(tensor.buffer))
+            hasher.update(UnsafeRawBufferPointer(tensor.buffer))
         }
         return prefix + hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     private static func append(_ v: UInt64, to buffer: inout [UInt8]) {
         withUnsafeBytes(of: v.littleEndian) { buffer += $0 }
+    }
+}
+
+/// Incremental SHA-256 through OpenSSL's libcrypto (EVP interface).
+final class SHA256Hasher {
+    private let context: OpaquePointer
+
+    init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    func finalize() -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return Array(digest.prefix(Int(length)))
     }
 }

@@ -1,0 +1,3 @@
+// OpenSSL's libcrypto, for SHA-256 (backbone fingerprints).
+#include <openssl/evp.h>
+#include <openssl/sha.h>
