@@ -28,52 +28,59 @@ public struct CheckpointInspection: Sendable {
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.bytes } }
 
-    /// Reads and validates `path`: a `.safetensors` file, or a folder holding `config.json` and
-    /// `model.safetensors` (or a sharded `model.safetensors.index.json`).
+    /// Reads and validates `path`: a model folder (config.json + weights in any supported format), a safetensors,
+    /// PyTorch or HDF5 weight file, or an IPET pack.
     public static func inspect(_ path: String) throws -> CheckpointInspection {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FileError(path: path, reason: "no such file or directory")
         }
+        if !isDirectory.boolValue, CheckpointFileFormat.detect(path) == .safetensors {
+            let st = try SafeTensorsFile(path: path)
+            if st.metadataValue("ipet.format") == AdapterPack.formatName {
+                let pack = try AdapterPack(path: path)
+                var report = CheckpointInspection(
+                    path: path, format: "ipet-pack", architecture: pack.backbone.architecture, modelType: nil, configClasses: [],
+                    metadata: st.metadata,
+                    tensors: st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: path) },
+                    files: [path])
+                report.fingerprint = pack.backbone.fingerprint
+                return report
+            }
+        }
+        var rows: [TensorRow] = []
+        var metadata: [(key: String, value: String)] = []
+        var files: [String] = []
+        var format = "huggingface-folder"
         if isDirectory.boolValue {
-            let folder = try ModelFolder(path: path)
-            var rows: [TensorRow] = []
-            var metadata: [(key: String, value: String)] = []
-            for file in folder.weightFiles {
-                let st = try SafeTensorsFile(path: file)
-                if metadata.isEmpty { metadata = st.metadata }
-                rows += st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: file) }
+            let folder = URL(fileURLWithPath: path)
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+                throw FileError(path: path, reason: "not a model folder: config.json is missing")
             }
-            var report = CheckpointInspection(
-                path: path, format: "huggingface-folder", architecture: Architecture.detect(config: folder.config),
-                modelType: folder.config["model_type"]?.string,
-                configClasses: folder.config["architectures"]?.array?.compactMap(\.string) ?? [], metadata: metadata,
-                tensors: rows, files: folder.weightFiles)
-            if let arch = report.architecture {
-                let checkpoint = try CheckpointImporter.load(path)
-                report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: arch)
-            }
-            return report
+            files = try CheckpointImporter.weightFiles(in: folder)
+        } else {
+            files = [path]
+            format = CheckpointFileFormat.detect(path)?.rawValue ?? "unknown"
         }
-        let st = try SafeTensorsFile(path: path)
-        let rows = st.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: path) }
-        if st.metadataValue("ipet.format") == AdapterPack.formatName {
-            let pack = try AdapterPack(path: path)
-            var report = CheckpointInspection(
-                path: path, format: "ipet-pack", architecture: pack.backbone.architecture, modelType: nil, configClasses: [],
-                metadata: st.metadata, tensors: rows, files: [path])
-            report.fingerprint = pack.backbone.fingerprint
-            return report
+        for file in files {
+            let read = try CheckpointFileFormat.read(file)
+            if metadata.isEmpty { metadata = read.metadata }
+            rows += read.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: file) }
         }
-        // A config embedded by `ipet convert` (metadata key "config") identifies the architecture too.
-        let config = st.metadataValue("config").flatMap { try? JSONParser.parse($0) }
+        // The architecture (and so the fingerprint) needs a config: from the folder, metadata, or inferred.
+        let checkpoint = try? CheckpointImporter.load(path)
+        let config = checkpoint?.config
         var report = CheckpointInspection(
-            path: path, format: "safetensors", architecture: config.flatMap(Architecture.detect(config:)),
+            path: path, format: format, architecture: checkpoint?.architecture ?? config.flatMap(Architecture.detect(config:)),
             modelType: config?["model_type"]?.string, configClasses: config?["architectures"]?.array?.compactMap(\.string) ?? [],
-            metadata: st.metadata, tensors: rows, files: [path])
-        if let arch = report.architecture {
-            report.fingerprint = BackboneFingerprint.compute(try CheckpointImporter.load(path).weights, architecture: arch)
+            metadata: metadata, tensors: rows, files: files)
+        if isDirectory.boolValue, report.architecture == nil {
+            let raw = try JSONFile.read(URL(fileURLWithPath: path).appendingPathComponent("config.json").path)
+            report = CheckpointInspection(
+                path: path, format: format, architecture: nil, modelType: raw["model_type"]?.string,
+                configClasses: raw["architectures"]?.array?.compactMap(\.string) ?? [], metadata: metadata, tensors: rows, files: files)
         }
+        if let checkpoint { report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture) }
         return report
     }
 
@@ -98,28 +105,5 @@ public struct CheckpointInspection: Sendable {
             ])
         })))
         return .object(members)
-    }
-}
-
-/// A Hugging Face model folder: `config.json`, weights, and optionally `preprocessor_config.json`.
-public struct ModelFolder: Sendable {
-    public let path: String
-    public let config: JSONValue
-    public let preprocessorConfig: JSONValue?
-    /// `model.safetensors`, or the shards listed by `model.safetensors.index.json`, in order.
-    public let weightFiles: [String]
-
-    public init(path: String) throws {
-        self.path = path
-        let url = URL(fileURLWithPath: path)
-        let configPath = url.appendingPathComponent("config.json").path
-        guard FileManager.default.fileExists(atPath: configPath) else {
-            throw FileError(path: path, reason: "not a model folder: config.json is missing")
-        }
-        config = try JSONFile.read(configPath)
-        guard case .object = config else { throw FileError(path: configPath, reason: "config.json is not a JSON object") }
-        let preprocessorPath = url.appendingPathComponent("preprocessor_config.json").path
-        preprocessorConfig = FileManager.default.fileExists(atPath: preprocessorPath) ? try JSONFile.read(preprocessorPath) : nil
-        weightFiles = try CheckpointImporter.weightFiles(in: url)
     }
 }

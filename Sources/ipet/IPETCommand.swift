@@ -8,7 +8,7 @@ struct IPETCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipet",
         abstract: "Convert audio-transformer checkpoints and run IPET-tuned audio models on the CPU.",
-        subcommands: [PredictCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
+        subcommands: [PredictCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, ConvertCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
 }
 
 /// Options every compute command shares.

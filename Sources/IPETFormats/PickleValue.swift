@@ -1,0 +1,247 @@
+/// A value produced by `PickleMachine`: plain data, never a live object.
+///
+/// Containers are copied out of the machine's object table once the pickle has been read, so a value is an
+/// ordinary immutable tree (shared references become copies; self-referencing containers are refused).
+/// Whitelisted "calls" appear as the Swift value they describe: a tensor rebuild is a `TorchTensorRef`, an
+/// `OrderedDict()` a dictionary, `torch.Size(...)` a tuple.
+public enum PickleValue: Sendable, Equatable {
+    case none
+    case bool(Bool)
+    case int(Int64)
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+    case tuple([PickleValue])
+    case list([PickleValue])
+    /// `set` / `frozenset` members in insertion order.
+    case set([PickleValue])
+    case dict(PickleDict)
+    case tensor(TorchTensorRef)
+    /// A storage that no tensor wrapped (e.g. a bare `torch.save(storage)`).
+    case storage(TorchStorageRef)
+    /// A `torch.<dtype>` object such as `torch.float16` (the torch spelling, and our `DType` when there is one).
+    case dtype(name: String, DType?)
+    /// A whitelisted class or function used as a value, by its qualified name (e.g. `torch.Tensor`).
+    case global(String)
+
+    public var string: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
+    public var int: Int64? {
+        if case let .int(i) = self { return i }
+        return nil
+    }
+
+    public var dict: PickleDict? {
+        if case let .dict(d) = self { return d }
+        return nil
+    }
+
+    public var tensor: TorchTensorRef? {
+        if case let .tensor(t) = self { return t }
+        return nil
+    }
+
+    /// Member of a dictionary with a string key.
+    public subscript(key: String) -> PickleValue? {
+        dict?[key]
+    }
+
+    /// A short name of the value's kind, for messages ("dict", "tensor", ...).
+    public var kindName: String {
+        switch self {
+        case .none: return "None"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .float: return "float"
+        case .string: return "str"
+        case .bytes: return "bytes"
+        case .tuple: return "tuple"
+        case .list: return "list"
+        case .set: return "set"
+        case let .dict(d): return d.isOrdered ? "OrderedDict" : "dict"
+        case .tensor: return "tensor"
+        case .storage: return "storage"
+        case .dtype: return "dtype"
+        case let .global(name): return name
+        }
+    }
+}
+
+/// A dictionary in insertion order. Keys are scalars or tuples of scalars; keys that Python would treat as equal
+/// across types (`1`, `1.0`, `True`) are kept apart here.
+public struct PickleDict: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public let key: PickleValue
+        public let value: PickleValue
+
+        public init(key: PickleValue, value: PickleValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public var entries: [Entry]
+    /// `collections.OrderedDict` rather than a plain `dict`.
+    public var isOrdered: Bool
+
+    public init(entries: [Entry], isOrdered: Bool) {
+        self.entries = entries
+        self.isOrdered = isOrdered
+    }
+
+    public var count: Int { entries.count }
+
+    public subscript(key: String) -> PickleValue? {
+        entries.first(where: { $0.key == .string(key) })?.value
+    }
+
+    /// The string keys, in order (other keys are skipped).
+    public var stringKeys: [String] { entries.compactMap(\.key.string) }
+}
+
+/// A storage named by a `BINPERSID` persistent id `('storage', <storage type>, key, location, numel)`: its bytes
+/// are the archive record `<archive>/data/<key>`.
+public struct TorchStorageRef: Sendable, Equatable {
+    public let key: String
+    /// The storage class name, e.g. `FloatStorage`, or `UntypedStorage` (bytes; the tensor names the dtype).
+    public let typeName: String
+    /// Element type of a typed storage; nil for `UntypedStorage`.
+    public let dtype: DType?
+    /// Declared size: elements for a typed storage, bytes for an untyped one.
+    public let count: Int
+    /// Where the storage lived when saved (`cpu`, `cuda:0`, ...); informative only.
+    public let location: String
+
+    public init(key: String, typeName: String, dtype: DType?, count: Int, location: String) {
+        self.key = key
+        self.typeName = typeName
+        self.dtype = dtype
+        self.count = count
+        self.location = location
+    }
+
+    /// Declared size in bytes (overflow-checked when the reference was read).
+    public var byteCount: Int { count * (dtype?.byteWidth ?? 1) }
+}
+
+/// A tensor rebuilt by `torch._utils._rebuild_tensor_v2` (or `_v3`, `_rebuild_tensor`, optionally wrapped in a
+/// parameter): a view `(offset, shape, strides)`, in elements, of a storage.
+public struct TorchTensorRef: Sendable, Equatable {
+    public let storage: TorchStorageRef
+    public let dtype: DType
+    public let storageOffset: Int
+    public let shape: [Int]
+    public let strides: [Int]
+    public var requiresGrad: Bool
+    /// Rebuilt through `_rebuild_parameter` (an `nn.Parameter`).
+    public var isParameter: Bool
+
+    public init(storage: TorchStorageRef, dtype: DType, storageOffset: Int, shape: [Int], strides: [Int],
+                requiresGrad: Bool, isParameter: Bool) {
+        self.storage = storage
+        self.dtype = dtype
+        self.storageOffset = storageOffset
+        self.shape = shape
+        self.strides = strides
+        self.requiresGrad = requiresGrad
+        self.isParameter = isParameter
+    }
+
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// Row-major (C-contiguous): strides of dimensions longer than 1 are the products of the later sizes, as
+    /// `torch.Tensor.is_contiguous` defines it. Empty tensors are contiguous.
+    public var isContiguous: Bool {
+        if shape.contains(0) { return true }
+        var expected = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] != 1 {
+            if strides[d] != expected { return false }
+            expected *= shape[d]
+        }
+        return true
+    }
+}
+
+/// Resource bounds for `PickleMachine`. The defaults are far above what any state dict needs.
+public struct PickleLimits: Sendable {
+    /// Deepest nesting of containers (a state dict inside a checkpoint dict is 3 or 4 deep).
+    public var maxDepth: Int = 64
+    /// Most values on the stack at once.
+    public var maxStack: Int = 1 << 22
+    /// Most memo entries.
+    public var maxMemo: Int = 1 << 22
+    /// Most nodes in the output tree, where a value referenced twice counts twice. Nil: 4 per input byte + 4096,
+    /// which a pickle without shared references can never exceed.
+    public var maxNodes: Int?
+    /// Most tensor dimensions.
+    public var maxDimensions: Int = 64
+
+    public init() {}
+
+    public static let `default` = PickleLimits()
+}
+
+/// Why a pickle was refused, and at which byte of the pickle stream.
+public struct PickleError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Offset of the opcode being executed within the pickle.
+    public let offset: Int
+    public let problem: Problem
+
+    public enum Problem: Equatable, Sendable {
+        /// A global outside the allowlist, e.g. `os.system`; the qualified name as written in the pickle.
+        case forbiddenGlobal(String)
+        /// An opcode that could construct arbitrary objects or reach outside the stream (`INST`, `OBJ`, `EXT1`,
+        /// `PERSID`, `NEXT_BUFFER`...), with the global it names when it names one.
+        case forbiddenOpcode(String)
+        /// `REDUCE`/`NEWOBJ`/`BUILD` applied to something that may not be called this way.
+        case forbiddenCall(String)
+        /// A known torch global that this reader does not handle (quantized or complex storages, ...).
+        case unsupported(String)
+        case unknownOpcode(UInt8)
+        case truncated(String)
+        case stackUnderflow(String)
+        case noMark(String)
+        case memoMissing(Int)
+        case invalidArgument(String)
+        case invalidText(String)
+        case integerTooLarge
+        case limitExceeded(String)
+        case noStop
+        case trailingBytes(Int)
+        case malformedStop(String)
+    }
+
+    public init(offset: Int, problem: Problem) {
+        self.offset = offset
+        self.problem = problem
+    }
+
+    public var description: String { "pickle byte \(offset): \(problemText)" }
+
+    public var problemText: String {
+        switch problem {
+        case let .forbiddenGlobal(name):
+            let hint = name.hasPrefix("torch.nn.modules.") || name.hasPrefix("__main__.")
+                ? "; this looks like a whole pickled model: save model.state_dict() instead" : ""
+            return "forbidden global \(printableUntrusted(name)) (only the globals of a plain state dict are allowed; nothing is executed\(hint))"
+        case let .forbiddenOpcode(what): return "opcode \(printableUntrusted(what)) is not allowed"
+        case let .forbiddenCall(what): return printableUntrusted(what)
+        case let .unsupported(what): return "unsupported: \(printableUntrusted(what))"
+        case let .unknownOpcode(op): return "unknown opcode 0x\(String(op, radix: 16))"
+        case let .truncated(op): return "\(op) runs past the end of the pickle"
+        case let .stackUnderflow(op): return "\(op) needs more values than the stack holds"
+        case let .noMark(op): return "\(op) without a MARK"
+        case let .memoMissing(i): return "memo entry \(i) was never stored"
+        case let .invalidArgument(why): return printableUntrusted(why)
+        case let .invalidText(why): return printableUntrusted(why)
+        case .integerTooLarge: return "integer does not fit in 64 bits"
+        case let .limitExceeded(why): return "limit exceeded: \(why)"
+        case .noStop: return "the pickle ends without STOP"
+        case let .trailingBytes(n): return "\(n) bytes after STOP"
+        case let .malformedStop(why): return "STOP \(why)"
+        }
+    }
+}

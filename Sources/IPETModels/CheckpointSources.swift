@@ -1,0 +1,92 @@
+import Foundation
+import IPETFormats
+import IPETTensor
+
+/// One tensor of a checkpoint file, whatever its format: its name in the file, its shape, and how to load it.
+public struct SourceTensor {
+    public let name: String
+    public let shape: [Int]
+    /// The element type as stored.
+    public let dtype: DType
+    public let load: () throws -> Tensor
+
+    public var byteCount: Int { shape.reduce(1, *) * (dtype.byteWidth ?? 4) }
+
+    public init(name: String, shape: [Int], dtype: DType, load: @escaping () throws -> Tensor) {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.load = load
+    }
+}
+
+/// The weight-file formats the importers read.
+public enum CheckpointFileFormat: String, Sendable {
+    case safetensors
+    /// `torch.save` zip archives (`pytorch_model.bin`, `.pth`, `.pt`), read by our restricted pickle machine.
+    case torch
+    /// TensorFlow/Keras `tf_model.h5` (transformers 4.x TF models).
+    case tensorflowHDF5 = "tf-hdf5"
+    /// Our plain HDF5 tensor container (`Formats/hdf5.md`).
+    case hdf5Container = "hdf5"
+
+    /// Recognises a file by its first bytes (not its name).
+    public static func detect(_ path: String) -> CheckpointFileFormat? {
+        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 16) else { return nil }
+        try? handle.close()
+        let bytes = [UInt8](head)
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .torch }
+        if bytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            // Keras weight files name their layers in a root attribute; anything else is read as our container.
+            guard let file = try? HDF5File(path: path), let keras = try? TFCheckpoint.isKerasWeights(file) else { return .hdf5Container }
+            return keras ? .tensorflowHDF5 : .hdf5Container
+        }
+        if bytes.count >= 9 {
+            // safetensors: u64 header length, then JSON starting with '{' (after optional whitespace).
+            let rest = bytes[8...].first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+            if rest == UInt8(ascii: "{") { return .safetensors }
+        }
+        return nil
+    }
+
+    /// The tensors and string metadata of one file.
+    public static func read(_ path: String) throws -> (tensors: [SourceTensor], metadata: [(key: String, value: String)]) {
+        // A sharded TF checkpoint is named by its index; anything else unrecognised is parsed as safetensors,
+        // whose validation says exactly what is wrong.
+        let format = path.hasSuffix(TFCheckpoint.indexName) ? .tensorflowHDF5 : detect(path) ?? .safetensors
+        switch format {
+        case .safetensors:
+            let file = try SafeTensorsFile(path: path)
+            let tensors = file.tensors.filter(\.dtype.isFloatConvertible).map { info in
+                SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: { try Tensor.load(info, from: file) })
+            }
+            return (tensors, file.metadata)
+        case .torch:
+            let file = try TorchCheckpoint(path: path)
+            let tensors = file.tensors.filter(\.dtype.isFloatConvertible).map { info in
+                SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: {
+                    // F32 tensors laid out contiguously and aligned are used in place, like safetensors.
+                    if info.dtype == .f32, info.elementCount > 0, info.byteRange != nil,
+                        let raw = try? file.rawBytes(info), let base = raw.baseAddress, Int(bitPattern: base) % 4 == 0
+                    {
+                        let storage = TensorStorage(mapped: base.assumingMemoryBound(to: Float.self), count: info.elementCount,
+                                                    owner: file.storageOwner)
+                        return Tensor(shape: info.shape, storage: storage)
+                    }
+                    return Tensor(shape: info.shape, values: try file.floats(info))
+                })
+            }
+            return (tensors, [])
+        case .tensorflowHDF5:
+            let file = try TFCheckpoint(path: path)
+            return (file.weights.map { w in
+                SourceTensor(name: w.name, shape: w.shape, dtype: w.storedDType, load: { Tensor(shape: w.shape, values: w.values) })
+            }, [])
+        case .hdf5Container:
+            let file = try HDF5TensorContainer(path: path)
+            return (file.tensors.map { e in
+                SourceTensor(name: e.name, shape: e.shape, dtype: e.dtype, load: { Tensor(shape: e.shape, values: e.values) })
+            }, file.metadata)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import IPETEngine
+import IPETFormats
+import IPETModels
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a checkpoint to one canonical file, or extract a pack from an official IPET checkpoint.",
+        discussion: """
+            ipet convert IN OUT [--dtype f16] [--to hdf5]
+              IN is any importable checkpoint: a model folder (safetensors, pytorch_model.bin, tf_model.h5), a
+              PyTorch .bin/.pth (also the original AST code's, with timm names), a TensorFlow .h5, or an ipet HDF5
+              file. OUT holds canonical tensor names, the config in its metadata and the backbone fingerprint;
+              with a lower precision also the fingerprint of the weights it came from, so packs made for the
+              original still verify (with a precision warning).
+            ipet convert --ipet-checkpoint CKPT --backbone B OUT.ipet [--labels FILE] [--frames N]
+              extracts the prompts, adapters and head of a model tuned with the official IPET code into a pack,
+              after checking that the checkpoint's frozen part equals B.
+            PyTorch files are read by a restricted unpickler that runs no code.
+            """)
+
+    @Argument(help: "Input checkpoint (or, with --ipet-checkpoint, the output pack).")
+    var input: String
+
+    @Argument(help: "Output file.")
+    var output: String?
+
+    @Option(help: "Stored precision: f32, f16 or bf16.")
+    var dtype: String = "f32"
+
+    @Option(name: .customLong("to"), help: "Output container: safetensors or hdf5.")
+    var format: String = "safetensors"
+
+    @Option(help: "A config.json to use instead of the one found with (or inferred from) the input.")
+    var config: String?
+
+    @Option(name: .customLong("ipet-checkpoint"), help: "An official IPET checkpoint to turn into a pack.")
+    var ipetCheckpoint: String?
+
+    @Option(help: "With --ipet-checkpoint: the backbone it was tuned from.")
+    var backbone: String?
+
+    @Option(help: "With --ipet-checkpoint: a text file of class names, one per line, in output order.")
+    var labels: String?
+
+    @Option(help: "With --ipet-checkpoint (AST): the input frames the task was trained with.")
+    var frames: Int?
+
+    @Option(help: "With --ipet-checkpoint (AST): the dataset's fbank mean.")
+    var mean: Double?
+
+    @Option(help: "With --ipet-checkpoint (AST): the dataset's fbank std.")
+    var std: Double?
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard ["f32", "f16", "bf16"].contains(dtype.lowercased()) else { throw ValidationError("--dtype takes f32, f16 or bf16") }
+        guard CheckpointConverter.OutputFormat(rawValue: format) != nil else { throw ValidationError("--to takes safetensors or hdf5") }
+        if ipetCheckpoint != nil {
+            guard backbone != nil else { throw ValidationError("--ipet-checkpoint needs --backbone") }
+            guard output == nil else { throw ValidationError("with --ipet-checkpoint give only the output pack path") }
+        } else {
+            guard output != nil else { throw ValidationError("give an input and an output path") }
+        }
+    }
+
+    func run() throws {
+        compute.apply()
+        let storage = DType(rawValue: dtype.uppercased())!
+        do {
+            if let ipetCheckpoint, let backbone {
+                var options = IPETCheckpointConverter.Options()
+                options.dtype = storage
+                options.frames = frames
+                options.mean = mean
+                options.std = std
+                if let labels {
+                    options.labels = try String(contentsOfFile: labels, encoding: .utf8).split(whereSeparator: \.isNewline)
+                        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                }
+                let result = try IPETCheckpointConverter.convert(checkpoint: ipetCheckpoint, backbone: try Backbone.load(backbone),
+                                                                 output: input, options: options)
+                emit("wrote \(input): k \(result.promptTokens), bottleneck \(result.bottleneck), \(result.labels) classes; "
+                     + "\(result.comparedTensors) frozen tensors equal the backbone's\n")
+                return
+            }
+            let configValue = try config.map { try JSONFile.read($0) }
+            let result = try CheckpointConverter.convert(input: input, output: output!, dtype: storage,
+                                                         format: CheckpointConverter.OutputFormat(rawValue: format)!, config: configValue)
+            emit("wrote \(output!): \(result.tensors) tensors, \(result.bytes) bytes, fingerprint \(result.fingerprint)\n")
+            if let original = result.derivedFrom.first, original != result.fingerprint {
+                emit("derived from \(original) (packs made for it verify with a precision warning)\n")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
