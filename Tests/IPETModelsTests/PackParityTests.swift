@@ -179,3 +179,61 @@ final class PackParityTests: XCTestCase {
         XCTAssertThrowsError(try AdapterPack(path: notPack)) { XCTAssertTrue("\($0)".contains("not an IPET pack"), "\($0)") }
     }
 }
+
+/// Pack overrides: a pack may replace named backbone tensors for itself only.
+final class PackOverrideTests: XCTestCase {
+    func testOverrideEqualsABackboneWithThatTensorReplacedAndLeavesTheBackboneAlone() throws {
+        ComputeThreads.configure(2)
+        let name = "audio_spectrogram_transformer.layernorm.weight"
+        let source = try Fixtures.safetensors("packs/ast-tiny-a.ipet")
+        let backboneFile = try Fixtures.safetensors("ast/tiny-a/model.safetensors")
+        let replaced = try backboneFile.floats(name).enumerated().map { $1 * (1 + 0.5 * Float($0 % 3)) }
+        // The pack with an override tensor.
+        let dir = Fixtures.temporaryDirectory("override")
+        var pack = SafeTensorsWriter(metadata: source.metadata)
+        for info in source.tensors { pack.add(.init(name: info.name, shape: info.shape, floats: try source.floats(info.name))) }
+        pack.add(.init(name: "override." + name, shape: [replaced.count], floats: replaced))
+        let packPath = dir.appendingPathComponent("override.ipet").path
+        try pack.write(to: packPath)
+        // A backbone copy with the tensor replaced in the file, and the original pack.
+        let modified = dir.appendingPathComponent("modified")
+        try FileManager.default.createDirectory(at: modified, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/config.json"), toPath: modified.appendingPathComponent("config.json").path)
+        var weights = SafeTensorsWriter(metadata: [("format", "pt")])
+        for info in backboneFile.tensors {
+            weights.add(.init(name: info.name, shape: info.shape, floats: info.name == name ? replaced : try backboneFile.floats(info.name)))
+        }
+        try weights.write(to: modified.appendingPathComponent("model.safetensors").path)
+
+        let backbone = try Backbone.load(Fixtures.path("ast/tiny-a"))
+        let input = try Fixtures.safetensors("ast/references/tiny-a.safetensors").floats("tone440_2s_16k.input_values")
+        let withOverride = try TaskModel(backbone: backbone, pack: try AdapterPack(path: packPath)).run([input])[0].logits!
+        let onModified = try TaskModel(backbone: try Backbone.load(modified.path), pack: try AdapterPack(path: Fixtures.path("packs/ast-tiny-a.ipet")),
+                                       allowMismatch: true).run([input])[0].logits!
+        XCTAssertLessThan(maxAbsDifference(withOverride, onModified), 1e-6)
+        // The shared backbone is untouched: the plain pack still gives its reference.
+        let plain = try TaskModel(backbone: backbone, pack: try AdapterPack(path: Fixtures.path("packs/ast-tiny-a.ipet"))).run([input])[0].logits!
+        XCTAssertLessThan(maxAbsDifference(plain, try Fixtures.safetensors("packs/references/ast-tiny-a.safetensors").floats("tone440_2s_16k.logits")), 1e-4)
+        XCTAssertGreaterThan(maxAbsDifference(plain, withOverride), 1e-3)
+    }
+}
+
+/// Classification figures against hand-computed values.
+final class ClassificationMetricsTests: XCTestCase {
+    func testAveragePrecisionFollowsScikitLearn() {
+        // sklearn.metrics.average_precision_score([1, 0, 1, 1, 0], [0.9, 0.8, 0.7, 0.3, 0.1]) = 0.8055555…
+        XCTAssertEqual(ClassificationMetrics.averagePrecision(scores: [0.9, 0.8, 0.7, 0.3, 0.1], positives: [true, false, true, true, false]),
+                       (1.0 + 2.0 / 3.0 + 3.0 / 4.0) / 3.0, accuracy: 1e-12)
+        // Ties form one step: scores [0.5, 0.5], one positive → precision 1/2 at recall 1.
+        XCTAssertEqual(ClassificationMetrics.averagePrecision(scores: [0.5, 0.5], positives: [true, false]), 0.5, accuracy: 1e-12)
+    }
+
+    func testMultiLabelMeanAveragePrecisionAndTopFive() {
+        let m = ClassificationMetrics(labels: ["a", "b"], truth: [[0], [1], [0, 1]],
+                                      scores: [[0.9, 0.1], [0.2, 0.7], [0.6, 0.4]], multiLabel: true)
+        // Class a: scores (0.9 +, 0.2 −, 0.6 +) → AP 1; class b: (0.1 −, 0.7 +, 0.4 +) → AP 1.
+        XCTAssertEqual(m.meanAveragePrecision!, 1, accuracy: 1e-12)
+        XCTAssertEqual(m.accuracy, 1, accuracy: 1e-12)
+        XCTAssertEqual(m.top5Accuracy, 1, accuracy: 1e-12)
+    }
+}
