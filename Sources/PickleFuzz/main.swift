@@ -1,11 +1,12 @@
 import IPETFormats
 
 /// libFuzzer entry point for the PyTorch checkpoint reader: zip archive, restricted pickle machine, state-dict
-/// search, storage validation and tensor conversion. Build and run (seed corpus: the torch fixtures):
+/// search, storage validation and tensor conversion. Build and run (seed corpus: the small torch fixtures):
 ///   swift build --sanitize fuzzer --product PickleFuzz --scratch-path .build-fuzz-pickle
-///   mkdir -p /tmp/pickle-corpus && cp -r Fixtures/torch/. /tmp/pickle-corpus/
-///   SWIFT_BACKTRACE=enable=no .build-fuzz-pickle/debug/PickleFuzz /tmp/pickle-corpus \
-///       -dict=Fixtures/torch/fuzz.dict -max_len=600000 -max_total_time=600
+///   mkdir -p /tmp/pickle-corpus && find Fixtures/torch -type f \( -name '*.pth' -o -name '*.pkl' -o -name '*.pt' \
+///       -o -name '*.bin' \) -size -20k -exec cp {} /tmp/pickle-corpus/ \;
+///   SWIFT_BACKTRACE=enable=no .build-fuzz-pickle/debug/PickleFuzz /tmp/pickle-corpus -dict=Fixtures/torch/fuzz.dict \
+///       -max_len=16384 -timeout=60 -max_total_time=600 -print_final_stats=1
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPickle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
