@@ -66,13 +66,6 @@ public final class HDF5File: @unchecked Sendable {
     public static let maxAttributeElements = 1 << 24
 
     public init(path: String) throws(HDF5Error) {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw HDF5Error(path: path, object: nil, problem: .io("cannot open: \(String(cString: strerror(errno)))"))
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw HDF5Error(path: path, object: nil, problem: .io("not a regular file"))
-        }
         self.path = path
         do {
             self.mapped = try MappedFile(path: path)

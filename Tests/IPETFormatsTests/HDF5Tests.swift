@@ -234,6 +234,24 @@ final class HDF5Tests: XCTestCase {
         XCTAssertEqual(leftovers, ["m.h5"])
     }
 
+    /// The importers' entry point tells Keras files, shard sets and containers apart by content.
+    func testCheckpointEntryPointDetectsTheLayout() throws {
+        for path in ["tf/gn-postln/tf_model.h5", "tf/gn-postln", "tf/gn-postln-sharded",
+                     "tf/gn-postln-sharded/tf_model.h5.index.json", "tf/gn-seqcls-wls-split/tf_model.h5"] {
+            guard case let .keras(checkpoint) = try HDF5Checkpoint(path: Fixtures.path(path)) else {
+                return XCTFail("\(path) was not read as a Keras checkpoint")
+            }
+            XCTAssertFalse(checkpoint.weights.isEmpty, path)
+        }
+        let container = try HDF5Checkpoint(path: Fixtures.path("tf/hdf5/container-h5py.h5"))
+        guard case .container = container else { return XCTFail("container-h5py.h5 was not read as a container") }
+        XCTAssertEqual(container.metadataValue("format"), "pt")
+        XCTAssertEqual(container.tensors.map(\.storedDType), [.f32, .f32, .f16])
+        let keras = try HDF5Checkpoint(path: Fixtures.path("tf/gn-postln/tf_model.h5"))
+        XCTAssertEqual(keras.tensors.count, 50)
+        XCTAssertTrue(keras.metadata.isEmpty)
+    }
+
     func testContainerReaderRefusesKerasFiles() {
         XCTAssertThrowsError(try HDF5TensorContainer(path: Fixtures.path("tf/gn-postln/tf_model.h5"))) { error in
             XCTAssertTrue("\(error)".contains("TensorFlow/Keras weights file"), "\(error)")
