@@ -32,11 +32,13 @@ public enum CheckpointFileFormat: String, Sendable {
 
     /// Recognises a file by its first bytes (not its name).
     public static func detect(_ path: String) -> CheckpointFileFormat? {
-        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 16) else { return nil }
+        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4096) else { return nil }
         try? handle.close()
         let bytes = [UInt8](head)
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .torch }
-        if bytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
+        // The HDF5 signature sits at 0 or, after a user block, at 512, 1024, 2048, … (we look in the first 4 kB).
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        if [0, 512, 1024, 2048].contains(where: { bytes.count >= $0 + 8 && Array(bytes[$0..<($0 + 8)]) == signature }) {
             // Keras weight files name their layers in a root attribute; anything else is read as our container.
             guard let file = try? HDF5File(path: path), let keras = try? TFCheckpoint.isKerasWeights(file) else { return .hdf5Container }
             return keras ? .tensorflowHDF5 : .hdf5Container
