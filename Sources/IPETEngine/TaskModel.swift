@@ -221,20 +221,7 @@ public final class TaskModel: @unchecked Sendable {
         let (batch, t, d) = (h.shape[0], h.shape[1], h.shape[2])
         let out = Tensor(zeros: [batch, 2 * d])
         for b in 0..<batch {
-            let n = output.frames[b]
-            let base = h.data + b * t * d, dst = out.mutableData + b * 2 * d
-            for c in 0..<d {
-                var sum = 0.0
-                for f in 0..<n { sum += Double(base[f * d + c]) }
-                let mean = sum / Double(n)
-                var ss = 0.0
-                for f in 0..<n {
-                    let v = Double(base[f * d + c]) - mean
-                    ss += v * v
-                }
-                dst[c] = Float(mean)
-                dst[d + c] = n > 1 ? Float((ss / Double(n - 1)).squareRoot()) : .nan
-            }
+            meanAndStandardDeviation(h.data + b * t * d, frames: output.frames[b], channels: d, into: out.mutableData + b * 2 * d)
         }
         return out
     }

@@ -14,6 +14,28 @@ public struct LayerAdaptation: Sendable {
     }
 
     public var promptCount: Int { prompts?.shape[0] ?? 0 }
+
+    /// The layer's input sequence `[batch, k + tokens, hidden]`: this layer's prompts before each item's tokens,
+    /// in a workspace buffer; `h` itself when there are no prompts.
+    func prependPrompts(to h: UnsafeMutablePointer<Float>, batch: Int, tokens n: Int, hidden d: Int, workspace: Workspace)
+        -> UnsafeMutablePointer<Float>
+    {
+        guard let prompts, promptCount > 0 else { return h }
+        let k = promptCount, m = n + k
+        let x = workspace.buffer("layer.extended", count: batch * m * d)
+        for b in 0..<batch {
+            (x + b * m * d).update(from: prompts.data, count: k * d)
+            (x + (b * m + k) * d).update(from: h + b * n * d, count: n * d)
+        }
+        return x
+    }
+
+    /// Copies the token rows of `x` (from `prependPrompts`) back to `h`, dropping the prompt outputs.
+    func dropPrompts(from x: UnsafeMutablePointer<Float>, into h: UnsafeMutablePointer<Float>, batch: Int, tokens n: Int, hidden d: Int) {
+        let k = promptCount
+        guard k > 0 else { return }
+        for b in 0..<batch { (h + b * n * d).update(from: x + (b * (n + k) + k) * d, count: n * d) }
+    }
 }
 
 /// `scale · up(ReLU(down(x)))` (AdaptFormer's AdaptMLP with IPET's defaults: ReLU, scale 0.1, no inner LN).

@@ -213,16 +213,7 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         let m = n + k
         let rows = batch * m
         // The block's sequence: [prompts, tokens] per item (a copy only when prompts are present).
-        let x: UnsafeMutablePointer<Float>
-        if k > 0, let prompts = adaptation?.prompts {
-            x = workspace.buffer("ast.extended", count: rows * d)
-            for b in 0..<batch {
-                (x + b * m * d).update(from: prompts.data, count: k * d)
-                (x + (b * m + k) * d).update(from: h + b * n * d, count: n * d)
-            }
-        } else {
-            x = h
-        }
+        let x = adaptation?.prependPrompts(to: h, batch: batch, tokens: n, hidden: d, workspace: workspace) ?? h
         let normed = workspace.buffer("ast.normed", count: rows * d)
         let branch = workspace.buffer("ast.branch", count: rows * d)
         block.normBefore(x, rows: rows, into: normed)
@@ -239,9 +230,7 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         block.mlp(normed, rows: rows, into: branch, workspace: workspace)
         Kernels.add(x, branch, into: x, count: rows * d)
         if let adapted { Kernels.add(x, adapted, into: x, count: rows * d) }
-        if k > 0 {
-            for b in 0..<batch { (h + b * n * d).update(from: x + (b * m + k) * d, count: n * d) }
-        }
+        adaptation?.dropPrompts(from: x, into: h, batch: batch, tokens: n, hidden: d)
     }
 }
 

@@ -369,16 +369,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         let k = adaptation?.promptCount ?? 0
         let m = n + k
         let rows = batch * m
-        let x: UnsafeMutablePointer<Float>
-        if k > 0, let prompts = adaptation?.prompts {
-            x = workspace.buffer("w2v.extended", count: rows * d)
-            for b in 0..<batch {
-                (x + b * m * d).update(from: prompts.data, count: k * d)
-                (x + (b * m + k) * d).update(from: h + b * n * d, count: n * d)
-            }
-        } else {
-            x = h
-        }
+        let x = adaptation?.prependPrompts(to: h, batch: batch, tokens: n, hidden: d, workspace: workspace) ?? h
         let keys = keyLengths?.map { $0 + k }
         let normed = workspace.buffer("w2v.normed", count: rows * d)
         let branch = workspace.buffer("w2v.branch", count: rows * d)
@@ -410,8 +401,6 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             if let adapted { Kernels.add(x, adapted, into: x, count: rows * d) }
             block.finalNorm(x, rows: rows, into: x)
         }
-        if k > 0 {
-            for b in 0..<batch { (h + b * n * d).update(from: x + (b * m + k) * d, count: n * d) }
-        }
+        adaptation?.dropPrompts(from: x, into: h, batch: batch, tokens: n, hidden: d)
     }
 }

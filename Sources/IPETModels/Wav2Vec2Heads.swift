@@ -139,19 +139,7 @@ public struct Wav2Vec2XVectorHead: Sendable {
                 n = min(n, length)
             }
             guard n >= 2 else { throw ModelError("xvector", "item \(b) has too few frames for statistics pooling") }
-            let dst = stats.mutableData + b * 2 * lastDim
-            for c in 0..<lastDim {
-                var sum = 0.0
-                for f in 0..<n { sum += Double(x[f * lastDim + c]) }
-                let mean = sum / Double(n)
-                var ss = 0.0
-                for f in 0..<n {
-                    let dv = Double(x[f * lastDim + c]) - mean
-                    ss += dv * dv
-                }
-                dst[c] = Float(mean)
-                dst[lastDim + c] = Float((ss / Double(n - 1)).squareRoot())
-            }
+            meanAndStandardDeviation(x, frames: n, channels: lastDim, into: stats.mutableData + b * 2 * lastDim)
         }
         let embeddings = Tensor(zeros: [batch, embedding.outFeatures])
         embedding(stats.data, rows: batch, into: embeddings.mutableData)
