@@ -19,6 +19,7 @@ public enum EmbeddingKind: Sendable, Equatable {
 public final class Embedder: @unchecked Sendable {
     public let backbone: Backbone
     public let kind: EmbeddingKind
+    private let spectrogram: SpectrogramFeatures?
 
     public init(backbone: Backbone, kind: EmbeddingKind) throws {
         if case let .layer(n) = kind {
@@ -33,6 +34,7 @@ public final class Embedder: @unchecked Sendable {
         }
         self.backbone = backbone
         self.kind = kind
+        spectrogram = try backbone.spectrogram.map { try SpectrogramFeatures($0) }
     }
 
     public func embed(file path: String, workspace: Workspace = Workspace()) throws -> [Float] {
@@ -46,7 +48,7 @@ public final class Embedder: @unchecked Sendable {
         case let .ast(model):
             let config = backbone.spectrogram!
             let features: [Float]
-            do { features = try SpectrogramFeatures(config).compute(samples) } catch {
+            do { features = try spectrogram!.compute(samples) } catch {
                 throw AudioPipelineError(path: source, message: "\(error)")
             }
             let output = try model.forward(Tensor(shape: [1, config.maxLength, config.melBins], values: features),
