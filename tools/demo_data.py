@@ -24,6 +24,7 @@ Held-out material is unseen by construction:
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -90,7 +91,8 @@ def espeak_version() -> str:
         raise SystemExit("espeak-ng is not installed. On Debian/Ubuntu: sudo apt-get install espeak-ng "
                          "(macOS: brew install espeak-ng)")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
-    return out.strip().split(" Data at")[0]
+    m = re.search(r"(\d+\.\d+(\.\d+)?)", out)
+    return f"espeak-ng {m.group(1) if m else out.strip()}"
 
 
 def espeak(word: str, voice: str, speed: int, pitch: int, amplitude: int) -> np.ndarray:
