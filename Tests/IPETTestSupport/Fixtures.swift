@@ -22,11 +22,38 @@ public enum Fixtures {
         try SafeTensorsFile(path: path(relative))
     }
 
-    /// Makes a fresh temporary directory that is removed when the process exits.
+    /// Makes a fresh temporary directory that is removed when the test process exits (normally; a crash leaves it).
     public static func temporaryDirectory(_ label: String = "ipet-test") -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        TemporaryDirectories.shared.register(url)
         return url
+    }
+}
+
+/// The directories `Fixtures.temporaryDirectory` made, deleted by an `atexit` handler installed with the first one.
+private final class TemporaryDirectories: @unchecked Sendable {
+    static let shared = TemporaryDirectories()
+    private let lock = NSLock()
+    private var urls: [URL] = []
+    private var installed = false
+
+    func register(_ url: URL) {
+        lock.lock()
+        defer { lock.unlock() }
+        urls.append(url)
+        if !installed {
+            installed = true
+            atexit { TemporaryDirectories.shared.removeAll() }
+        }
+    }
+
+    func removeAll() {
+        lock.lock()
+        let all = urls
+        urls = []
+        lock.unlock()
+        for url in all { try? FileManager.default.removeItem(at: url) }
     }
 }
 
