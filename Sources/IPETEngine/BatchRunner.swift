@@ -102,6 +102,14 @@ public final class BatchRunner: @unchecked Sendable {
         var errors: [String: String] = [:]
         for task in tasks where windows[task.featureKey] == nil && errors[task.featureKey] == nil {
             let w = windowSamples(for: task)
+            if w == nil, let limit = task.maximumWholeSamples, samples.count > limit {
+                let rate = Double(backbone.sampleRate)
+                errors[task.featureKey] = String(
+                    format: "%.1f s of audio is longer than the %.0f s a wav2vec 2.0 model takes in one pass (memory grows "
+                        + "with the square of the length); pass --window SECONDS (e.g. --window 30) to score it in windows",
+                    Double(samples.count) / rate, Double(limit) / rate)
+                continue
+            }
             let starts = Self.windowStarts(length: samples.count, window: w, hop: w.map(hopSamples) ?? 1)
             var list: [(Range<Int>, [Float])] = []
             do {

@@ -20,6 +20,9 @@ public final class TaskModel: @unchecked Sendable {
     /// Input samples a window holds (AST: enough for `max_length` frames; wav2vec 2.0: the pack's crop, or nil
     /// for whole clips).
     public let windowSamples: Int?
+    /// The longest input one pass takes when inputs are not cut into windows (wav2vec 2.0:
+    /// `Wav2Vec2Model.maximumFrames` frames); nil when the model pads or truncates to a fixed length (AST).
+    public var maximumWholeSamples: Int? { wav2vec2?.config.maximumSamples }
 
     let ast: AudioSpectrogramTransformer?
     let wav2vec2: Wav2Vec2Model?

@@ -90,6 +90,12 @@ public struct Wav2Vec2Configuration: Sendable, Equatable {
         for (k, s) in zip(convKernel, convStride).reversed() { field = (field - 1) * s + k }
         return field
     }
+
+    /// Largest input one forward pass takes: `Wav2Vec2Model.maximumFrames` frames (5 min at 16 kHz for the
+    /// base stack's 320× downsampling).
+    public var maximumSamples: Int {
+        (Wav2Vec2Model.maximumFrames - 1) * convStride.reduce(1, *) + receptiveField
+    }
 }
 
 /// wav2vec 2.0 (Baevski et al. 2020) as transformers' `Wav2Vec2Model` computes it in eval mode
@@ -101,6 +107,12 @@ public struct Wav2Vec2Configuration: Sendable, Equatable {
 ///     post-LN: h = LN(h); per layer a = LN(h + Attn(h)); h = LN_final(a + FFN(a))
 ///     pre-LN : per layer h = h + Attn(LN(h)); h = h + FFN(LN_final(h)); after the last, h = LN(h)
 public final class Wav2Vec2Model: @unchecked Sendable {
+    /// The most frames one forward pass takes (5 min of 16 kHz audio through the base stack). Memory grows with the
+    /// length in the conv encoder and with its square in attention (T² scores per worker thread): 15,000 frames
+    /// need about 4–5 GB in all, so longer audio is refused with a clear error instead of exhausting memory, and
+    /// callers cut it into windows.
+    public static let maximumFrames = 15_000
+
     public let config: Wav2Vec2Configuration
 
     struct ConvLayer: Sendable {
@@ -238,6 +250,10 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         guard t > 0 else {
             throw ModelError("wav2vec2", "audio of \(samples) samples is shorter than one frame (\(config.receptiveField) samples)")
         }
+        guard t <= Self.maximumFrames else {
+            throw ModelError("wav2vec2", "audio of \(samples) samples gives \(t) frames, more than the \(Self.maximumFrames) one pass "
+                             + "takes (memory grows with the square of the length); cut it into windows")
+        }
         if let adaptations, adaptations.count != config.layers {
             throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
         }
@@ -281,13 +297,15 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             let y = isLast ? out : workspace.buffer(i % 2 == 0 ? "conv.a" : "conv.b", count: frames * layer.outChannels)
             // im2col: row t = input rows stride·t ..< stride·t + kernel, contiguous in time-major layout.
             let columns = workspace.buffer("conv.columns", count: frames * width)
-            for f in 0..<frames {
-                (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
+            StageTimer.measure("w2v.conv.im2col") {
+                for f in 0..<frames {
+                    (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
+                }
             }
             StageTimer.measure("w2v.conv.gemm") {
                 Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
             }
-            if let norm = layer.norm {
+            if let norm = layer.norm { StageTimer.measure("w2v.conv.norm") {
                 if config.featureNorm == .layer {
                     // LayerNorm over channels at each step; PyTorch's default eps 1e-5 (not config.layer_norm_eps).
                     Kernels.layerNorm(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data,
@@ -296,7 +314,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
                     // GroupNorm(groups = channels): each channel normalised over the whole time axis, eps 1e-5.
                     Self.normaliseColumns(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data, eps: 1e-5)
                 }
-            }
+            } }
             StageTimer.measure("w2v.conv.gelu") { Kernels.gelu(y, count: frames * layer.outChannels) }
             current = y
             length = frames

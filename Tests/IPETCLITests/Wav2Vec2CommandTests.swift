@@ -35,6 +35,25 @@ final class Wav2Vec2CommandTests: XCTestCase {
         }
     }
 
+    /// Whole-clip wav2vec 2.0 runs are bounded: audio past the model's one-pass limit (5 min) gets an error record
+    /// that says what to do, the other files still run, and `--window` scores it in windows.
+    func testOverlongAudioIsRefusedWithAHintAndRunsInWindows() throws {
+        let long = clipDir.appendingPathComponent("six_minutes.wav").path
+        try AudioFileWriter.write(interleaved: syntheticAudio(seconds: 360, rate: 16000, channels: 1, seed: 7), channels: 1,
+                                  sampleRate: 16000, format: .wavPCM16, to: long)
+        let backbone = Fixtures.path("wav2vec2/gn-seqcls-wls")
+        let refused = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", long, clip("one_second")])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        let records = try refused.stdout.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        XCTAssertEqual(records.count, 2)
+        let message = records[0]["error"]?.string ?? ""
+        XCTAssertTrue(message.contains("360.0 s") && message.contains("--window"), message)
+        XCTAssertNotNil(records[1]["top"])
+        let windowed = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", "--window", "90", "--per-window", long])
+        XCTAssertEqual(windowed.status, 0, windowed.stderr)
+        XCTAssertEqual(windowed.stdout.split(separator: "\n").count, 4)
+    }
+
     func testPredictRefusesSpeakerCheckpointsAndPointsToEmbed() throws {
         let result = try CommandRunner.run(["predict", "--backbone", Fixtures.path("wav2vec2/ln-xvector"), clip("one_second")])
         XCTAssertEqual(result.status, 1)

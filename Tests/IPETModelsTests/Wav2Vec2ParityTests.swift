@@ -78,6 +78,18 @@ final class Wav2Vec2ParityTests: XCTestCase {
     func testWeightedLayerSumAndOddPositionalKernel() throws { try check("gn-seqcls-wls") }
     func testXVectorHead() throws { try check("ln-xvector") }
     func testShortConvStackFromConfig() throws { try check("short-conv") }
+
+    /// Audio longer than one pass may take is refused before anything of its size is allocated, and the limit is
+    /// exact: `maximumSamples` is the longest input that still gives at most `maximumFrames` frames.
+    func testInputsLongerThanTheFrameLimitAreRefused() throws {
+        let model = try load("gn-postln").model
+        let limit = model.config.maximumSamples
+        XCTAssertEqual(model.config.frames(samples: limit), Wav2Vec2Model.maximumFrames)
+        XCTAssertEqual(model.config.frames(samples: limit + 320), Wav2Vec2Model.maximumFrames + 1)
+        XCTAssertThrowsError(try model.forward(Tensor(zeros: [1, limit + 320]))) { error in
+            XCTAssertTrue("\(error)".contains("\(Wav2Vec2Model.maximumFrames + 1) frames"), "\(error)")
+        }
+    }
     func testPretrainingCheckpointLoadsAsBareBackbone() throws { try check("pretraining") }
 
     func testBothWeightNormSpellingsGiveIdenticalOutputs() throws {
