@@ -113,6 +113,9 @@ public final class Wav2Vec2Model: @unchecked Sendable {
     /// callers cut it into windows.
     public static let maximumFrames = 15_000
 
+    /// From this many input channels a conv layer runs as one GEMM per tap on the strided input (no im2col).
+    static let tapSplitMinimumChannels = 32
+
     public let config: Wav2Vec2Configuration
 
     struct ConvLayer: Sendable {
@@ -295,15 +298,36 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             let width = layer.kernel * layer.inChannels
             let isLast = i == convLayers.count - 1
             let y = isLast ? out : workspace.buffer(i % 2 == 0 ? "conv.a" : "conv.b", count: frames * layer.outChannels)
-            // im2col: row t = input rows stride·t ..< stride·t + kernel, contiguous in time-major layout.
-            let columns = workspace.buffer("conv.columns", count: frames * width)
-            StageTimer.measure("w2v.conv.im2col") {
-                for f in 0..<frames {
-                    (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
+            if layer.inChannels >= Self.tapSplitMinimumChannels {
+                // Time-major input: tap j of output frame t is input row stride·t + j, so tap j's operand is the
+                // input itself read with a row step of stride·C — one GEMM per tap (K = C), accumulated, and no
+                // im2col copy (which would be kernel/stride times the input's size).
+                StageTimer.measure("w2v.conv.gemm") {
+                    var beta: Float = 0
+                    if let bias = layer.bias {
+                        for f in 0..<frames { (y + f * layer.outChannels).update(from: bias.data, count: layer.outChannels) }
+                        beta = 1
+                    }
+                    for j in 0..<layer.kernel {
+                        Gemm.gemm(transB: true, m: frames, n: layer.outChannels, k: layer.inChannels,
+                                  a: current + j * layer.inChannels, lda: layer.stride * layer.inChannels,
+                                  b: layer.weight.data + j * layer.inChannels, ldb: width, beta: beta,
+                                  c: y, ldc: layer.outChannels)
+                        beta = 1
+                    }
                 }
-            }
-            StageTimer.measure("w2v.conv.gemm") {
-                Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
+            } else {
+                // Few input channels (the first layer reads the waveform): K = C per tap would starve the GEMM, so
+                // gather each frame's taps into one row (im2col) and multiply once.
+                let columns = workspace.buffer("conv.columns", count: frames * width)
+                StageTimer.measure("w2v.conv.im2col") {
+                    for f in 0..<frames {
+                        (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
+                    }
+                }
+                StageTimer.measure("w2v.conv.gemm") {
+                    Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
+                }
             }
             if let norm = layer.norm { StageTimer.measure("w2v.conv.norm") {
                 if config.featureNorm == .layer {
