@@ -97,6 +97,10 @@ public struct AudioDecoder: Sendable {
             if got <= 0 { break }
             let frames = Int(got)
             guard mono.count + frames <= maximumFrames else { throw fail(.tooLong(limitFrames: maximumFrames)) }
+            // Float formats can carry NaN / infinity, which would turn every score into NaN downstream.
+            if let bad = scratch.withUnsafeBufferPointer({ $0[0..<(frames * channels)].firstIndex { !$0.isFinite } }) {
+                throw fail(.nonFinite(frame: mono.count + bad / channels))
+            }
             scratch.withUnsafeBufferPointer { interleaved in
                 if channels == 1 {
                     mono.append(contentsOf: interleaved[0..<frames])

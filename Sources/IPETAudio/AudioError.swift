@@ -22,6 +22,8 @@ public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case noSamples
         /// The decoded length would exceed the decoder's limit (a guard against decompression bombs).
         case tooLong(limitFrames: Int)
+        /// A decoded sample is NaN or infinite (only float formats can hold one); the payload is its frame.
+        case nonFinite(frame: Int)
         /// libsndfile reported an error while reading frames (corrupt compressed data, I/O error).
         case readFailed(String)
         /// `AudioFileWriter` could not create or fill the file; the payload is libsndfile's text.
@@ -46,6 +48,7 @@ public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .invalidSampleRate(rate): return "invalid sample rate \(rate) Hz"
         case .noSamples: return "the file holds no audio samples"
         case let .tooLong(limit): return "longer than the decoder's limit of \(limit) frames"
+        case let .nonFinite(frame): return "sample \(frame) is NaN or infinite: not valid audio"
         case let .readFailed(reason): return "decoding failed: \(reason)"
         case let .writeFailed(reason): return "writing failed: \(reason)"
         }

@@ -30,4 +30,11 @@ public struct AudioPipelineError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(path): \(message)" }
+
+    /// Finite audio can still overflow float32 features (a float file with samples near 1e30): the engine says so
+    /// instead of printing NaN scores or embeddings.
+    static func nonFinite(_ what: String, path: String) -> AudioPipelineError {
+        AudioPipelineError(path: path, message: "\(what) is not finite (NaN or infinity): the audio's values are out of range "
+                           + "(a float file with samples far beyond ±1?)")
+    }
 }

@@ -191,8 +191,14 @@ public final class BatchRunner: @unchecked Sendable {
                     answers[i].append(Answer(task: task, windows: 0, error: message))
                     continue
                 }
+                let windowOutputs = outputs[i].map { $0! }
+                if windowOutputs.contains(where: { !$0.isFinite }) {
+                    answers[i].append(Answer(task: task, windows: 0,
+                                             error: AudioPipelineError.nonFinite("the model's output", path: p.item.path).message))
+                    continue
+                }
                 let ranges = p.windows[task.featureKey]!.map(\.range)
-                answers[i] += combine(task: task, outputs: outputs[i].map { $0! }, ranges: ranges)
+                answers[i] += combine(task: task, outputs: windowOutputs, ranges: ranges)
             }
         }
         return group.enumerated().map { InputResult(item: $1.item, answers: answers[$0]) }

@@ -42,6 +42,12 @@ public final class Embedder: @unchecked Sendable {
     }
 
     public func embed(samples: [Float], source: String, workspace: Workspace = Workspace()) throws -> [Float] {
+        let vector = try unchecked(samples: samples, source: source, workspace: workspace)
+        guard vector.allSatisfy(\.isFinite) else { throw AudioPipelineError.nonFinite("the embedding", path: source) }
+        return vector
+    }
+
+    private func unchecked(samples: [Float], source: String, workspace: Workspace) throws -> [Float] {
         var layer: Int? = nil
         if case let .layer(n) = kind { layer = n }
         switch backbone.model {

@@ -23,8 +23,8 @@ public struct InputItem: Sendable, Equatable {
 public enum InputCatalog {
     /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
     /// only `extensions` inside folders (explicit files are always kept), sorted by name within each folder,
-    /// de-duplicated by name. With `labelsFromFolders`, a file's label is the name of the folder below the
-    /// given folder that contains it (`FOLDER/dog/x.wav` → "dog").
+    /// de-duplicated by name; a folder without any such file is an error. With `labelsFromFolders`, a file's
+    /// label is the name of the folder below the given folder that contains it (`FOLDER/dog/x.wav` → "dog").
     public static func expand(
         _ inputs: [String], extensions: Set<String> = AudioInput.audioExtensions, labelsFromFolders: Bool = false
     ) throws -> [InputItem] {
@@ -54,6 +54,11 @@ public enum InputCatalog {
                 let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
                 var dir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(relative) }
+            }
+            guard !found.isEmpty else {
+                // Most likely a wrong folder or a --ext that matches nothing; running on nothing would look like success.
+                throw AudioPipelineError(path: input, message: "no audio files in this folder (looked for "
+                                         + extensions.sorted().map { "." + $0 }.joined(separator: ", ") + ")")
             }
             for relative in found.sorted() {
                 let full = input.hasSuffix("/") ? input + relative : input + "/" + relative

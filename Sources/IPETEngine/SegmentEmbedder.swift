@@ -38,6 +38,7 @@ public struct SegmentEmbedder: Sendable {
             guard let e = out.embedding else {
                 throw AudioPipelineError(path: source, message: "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)")
             }
+            guard out.isFinite else { throw AudioPipelineError.nonFinite("the embedding", path: source) }
             let norm = e.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             return e.map { Float(Double($0) / max(norm, 1e-12)) }
         }

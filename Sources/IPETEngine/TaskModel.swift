@@ -138,6 +138,11 @@ public final class TaskModel: @unchecked Sendable {
     public struct Output: Sendable {
         public var logits: [Float]?
         public var embedding: [Float]?
+
+        /// No NaN or infinity in the logits or the embedding.
+        public var isFinite: Bool {
+            (logits ?? []).allSatisfy(\.isFinite) && (embedding ?? []).allSatisfy(\.isFinite)
+        }
     }
 
     /// Runs the task on a batch of feature vectors of equal length (from `features`). For wav2vec 2.0,

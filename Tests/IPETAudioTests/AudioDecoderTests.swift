@@ -48,6 +48,17 @@ import Testing
         #expect(error?.description.contains("bad_truncated.wav") == true)
     }
 
+    @Test("a float WAV holding NaN or infinity is rejected, naming the first bad frame", arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteSamples(_ bad: Float) throws {
+        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("bad.wav").path
+        var stereo = syntheticAudio(seconds: 3, rate: 16000, channels: 2, seed: 3)
+        stereo[2 * 40000 + 1] = bad  // frame 40000, second channel: in the second decoding chunk
+        try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: 16000, format: .wavFloat32, to: path)
+        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
+        #expect(error?.problem == .nonFinite(frame: 40000))
+        #expect(error?.description.contains("bad.wav: sample 40000 is NaN or infinite") == true)
+    }
+
     @Test("the decodeAvailable policy returns the 500 whole samples a truncated WAV still holds")
     func truncatedWAVDecodeAvailable() throws {
         let decoded = try AudioDecoder(truncation: .decodeAvailable).decode(path: Fixtures.path("audio/bad_truncated.wav"))

@@ -1,4 +1,5 @@
 import Foundation
+import IPETAudio
 import IPETFormats
 import IPETTestSupport
 import XCTest
@@ -34,6 +35,39 @@ final class PredictCommandTests: XCTestCase {
             XCTAssertEqual(scores, scores.sorted(by: >))
         }
         XCTAssertTrue(result.stderr.contains("3 of 6 files failed"), result.stderr)
+    }
+
+    /// Audio that decodes but overflows the features (float samples near 1e30) gets an error record, never NaN scores;
+    /// the same file through `embed` fails by name too.
+    func testOutOfRangeAudioGivesAnErrorRecordNotNaNScores() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let loud = dir.appendingPathComponent("loud.wav").path
+        try AudioFileWriter.write(interleaved: syntheticAudio(seconds: 1, rate: 16000, channels: 1, seed: 5).map { $0 * 1e30 },
+                                  channels: 1, sampleRate: 16000, format: .wavFloat32, to: loud)
+        let result = try CommandRunner.run(["predict", "--backbone", Fixtures.path("ast/tiny-a"), "--quiet", loud,
+                                            Fixtures.path("audio/tone440_2s_16k.wav")])
+        XCTAssertEqual(result.status, 2, result.stderr)
+        let records = try lines(result.stdout)
+        XCTAssertEqual(records.count, 2)
+        XCTAssertTrue(records[0]["error"]?.string?.contains("not finite") ?? false, result.stdout)
+        XCTAssertFalse(result.stdout.contains("null"), result.stdout)
+        XCTAssertNotNil(records[1]["top"])
+        let embed = try CommandRunner.run(["embed", "--backbone", Fixtures.path("ast/tiny-a"), "-o", dir.appendingPathComponent("e.safetensors").path, loud])
+        XCTAssertNotEqual(embed.status, 0)
+        XCTAssertTrue(embed.stderr.contains("loud.wav: the embedding is not finite"), embed.stderr)
+    }
+
+    /// A folder with no audio (or none matching --ext) is an error naming the folder, not a silent empty success.
+    func testAFolderWithoutAudioIsAnError() throws {
+        let dir = Fixtures.temporaryDirectory()
+        try "not audio".write(to: dir.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        let result = try CommandRunner.run(["predict", "--backbone", Fixtures.path("ast/tiny-a"), dir.path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "")
+        XCTAssertTrue(result.stderr.contains("\(dir.path): no audio files in this folder"), result.stderr)
+        let filtered = try CommandRunner.run(["predict", "--backbone", Fixtures.path("ast/tiny-a"), "--ext", "mp3", Fixtures.path("demo/clips")])
+        XCTAssertEqual(filtered.status, 1)
+        XCTAssertTrue(filtered.stderr.contains("looked for .mp3"), filtered.stderr)
     }
 
     func testLogitsMatchTransformersThroughTheWholePipeline() throws {
