@@ -38,7 +38,9 @@ public enum InputCatalog {
             let exists = FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory)
             let ext = (input as NSString).pathExtension.lowercased()
             if exists, !isDirectory.boolValue, ["csv", "jsonl", "tsv"].contains(ext) || (ext == "json" && isJSONLines(input)) {
-                for item in try manifest(input) { add(item) }
+                let listed = try manifest(input)
+                guard !listed.isEmpty else { throw AudioPipelineError(path: input, message: "the manifest lists no files") }
+                for item in listed { add(item) }
                 continue
             }
             guard exists, isDirectory.boolValue else {

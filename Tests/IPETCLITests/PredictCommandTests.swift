@@ -57,7 +57,8 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertTrue(embed.stderr.contains("loud.wav: the embedding is not finite"), embed.stderr)
     }
 
-    /// A folder with no audio (or none matching --ext) is an error naming the folder, not a silent empty success.
+    /// A folder with no audio (or none matching --ext), or an empty manifest, is an error naming it, not a silent
+    /// empty success.
     func testAFolderWithoutAudioIsAnError() throws {
         let dir = Fixtures.temporaryDirectory()
         try "not audio".write(to: dir.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
@@ -68,6 +69,11 @@ final class PredictCommandTests: XCTestCase {
         let filtered = try CommandRunner.run(["predict", "--backbone", Fixtures.path("ast/tiny-a"), "--ext", "mp3", Fixtures.path("demo/clips")])
         XCTAssertEqual(filtered.status, 1)
         XCTAssertTrue(filtered.stderr.contains("looked for .mp3"), filtered.stderr)
+        let manifest = dir.appendingPathComponent("empty.csv")
+        try "path,label\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let listed = try CommandRunner.run(["predict", "--backbone", Fixtures.path("ast/tiny-a"), manifest.path])
+        XCTAssertEqual(listed.status, 1)
+        XCTAssertTrue(listed.stderr.contains("empty.csv: the manifest lists no files"), listed.stderr)
     }
 
     func testLogitsMatchTransformersThroughTheWholePipeline() throws {
