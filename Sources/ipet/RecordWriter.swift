@@ -25,7 +25,7 @@ struct RecordWriter {
         case .csv: return Self.csvHeader
         case .table:
             return "file".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + "pack".padding(toLength: 20, withPad: " ", startingAt: 0)
-                + "  top label" + String(repeating: " ", count: 14) + "score"
+                + "  top label" + String(repeating: " ", count: 14) + "score" + (topK > 1 ? "  next" : "")
         }
     }
 
@@ -75,8 +75,10 @@ struct RecordWriter {
                 + answer.task.name.padding(toLength: 20, withPad: " ", startingAt: 0) + "  "
             if let error { return first + "error: " + error }
             let label = top.first?.0 ?? "-"
+            // With --top-k N the runners-up follow the score, best first.
+            let next = top.dropFirst().map { "\($0.0) " + String(format: "%.3f", $0.1) }.joined(separator: ", ")
             return first + label.padding(toLength: max(23, label.count + 1), withPad: " ", startingAt: 0)
-                + (top.first.map { String(format: "%.3f", $0.1) } ?? "")
+                + (top.first.map { String(format: "%.3f", $0.1) } ?? "") + (next.isEmpty ? "" : "  " + next)
         }
     }
 }

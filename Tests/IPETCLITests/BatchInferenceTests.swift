@@ -175,6 +175,17 @@ final class BatchInferenceTests: XCTestCase {
         let table = try CommandRunner.run(["predict", "--backbone", backbone, "--format", "table", "--quiet"] + clips)
         XCTAssertTrue(table.stdout.contains("top label"), table.stdout)
         XCTAssertTrue(table.stdout.contains("error:"), table.stdout)
+        // --top-k 3: the runners-up follow the score, best first; --top-k 1: no "next" column.
+        let three = try CommandRunner.run(["predict", "--backbone", backbone, "--format", "table", "--top-k", "3", "--quiet", clips[0]])
+        let json = try CommandRunner.run(["predict", "--backbone", backbone, "--top-k", "3", "--quiet", clips[0]])
+        let top = try JSONParser.parse(json.stdout.trimmingCharacters(in: .newlines))["top"]?.array ?? []
+        XCTAssertEqual(top.count, 3)
+        let expected = top.dropFirst().map { "\($0["label"]!.string!) " + String(format: "%.3f", $0["score"]!.double!) }.joined(separator: ", ")
+        let lines = three.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasSuffix("score  next") ?? false, three.stdout)
+        XCTAssertTrue(lines.last?.hasSuffix("  " + expected) ?? false, "\(three.stdout) vs \(expected)")
+        let one = try CommandRunner.run(["predict", "--backbone", backbone, "--format", "table", "--top-k", "1", "--quiet", clips[0]])
+        XCTAssertFalse(one.stdout.contains("next"), one.stdout)
     }
 
     func testManifestInputsCarryLabelsAndEvalMatchesAnIndependentComputation() throws {
