@@ -52,6 +52,16 @@ public struct Wav2Vec2Configuration: Sendable, Equatable {
         tdnnKernel = try configIntList(config, "tdnn_kernel", default: [5, 3, 3, 1, 1], source: source)
         tdnnDilation = try configIntList(config, "tdnn_dilation", default: [1, 2, 3, 1, 1], source: source)
         xvectorOutputDim = try configInt(config, "xvector_output_dim", default: 512, source: source)
+        // Options that change transformers' eval forward but that we do not implement: refuse rather than run a
+        // different model. add_adapter: a strided conv adapter after the encoder (speech encoder-decoder models);
+        // adapter_attn_dim: MMS per-language adapters inside every encoder layer.
+        if try configBool(config, "add_adapter", default: false, source: source) {
+            throw ModelError(source, "add_adapter is true (a downsampling adapter after the encoder, used by speech "
+                             + "encoder-decoder models): not supported")
+        }
+        if let dim = config["adapter_attn_dim"], dim != .null {
+            throw ModelError(source, "adapter_attn_dim is set (MMS per-language attention adapters in every layer): not supported")
+        }
         for key in ["hidden_act", "feat_extract_activation"] {
             let act = config[key]?.string ?? "gelu"
             guard act == "gelu" else { throw ModelError(source, "\(key) \"\(act)\" is not supported (only \"gelu\")") }

@@ -79,6 +79,27 @@ final class Wav2Vec2ParityTests: XCTestCase {
     func testXVectorHead() throws { try check("ln-xvector") }
     func testShortConvStackFromConfig() throws { try check("short-conv") }
 
+    /// Config options that change transformers' forward but that we do not implement are refused by name, so such a
+    /// checkpoint never runs as a different model. Everything else in the fixture's config loads.
+    func testUnsupportedForwardOptionsAreRefused() throws {
+        let checkpoint = try CheckpointImporter.load(Fixtures.path("wav2vec2/gn-postln"))
+        guard case var .object(fields) = checkpoint.config else { return XCTFail("config is not an object") }
+        XCTAssertNoThrow(try Wav2Vec2Configuration(config: .object(fields + [("add_adapter", .bool(false)), ("adapter_attn_dim", .null)]), source: "c"))
+        let cases: [(String, JSONValue, String)] = [
+            ("add_adapter", .bool(true), "add_adapter is true"),
+            ("adapter_attn_dim", .int(16), "adapter_attn_dim is set"),
+            ("hidden_act", .string("relu"), "hidden_act \"relu\" is not supported"),
+            ("feat_extract_activation", .string("swish"), "feat_extract_activation \"swish\" is not supported"),
+        ]
+        for (key, value, message) in cases {
+            fields.removeAll { $0.key == key }
+            XCTAssertThrowsError(try Wav2Vec2Configuration(config: .object(fields + [(key, value)]), source: "cfg.json")) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+                XCTAssertTrue("\(error)".contains("cfg.json"), "\(error)")
+            }
+        }
+    }
+
     /// Audio longer than one pass may take is refused before anything of its size is allocated, and the limit is
     /// exact: `maximumSamples` is the longest input that still gives at most `maximumFrames` frames.
     func testInputsLongerThanTheFrameLimitAreRefused() throws {
