@@ -300,84 +300,143 @@ public final class Wav2Vec2Model: @unchecked Sendable {
     }
 
     /// The convolutional feature encoder for one waveform, writing `[frames, conv_dim[-1]]` time-major.
+    ///
+    /// Output frame t sees exactly the input samples `t·hop ..< t·hop + receptiveField` (hop = product of the
+    /// strides), so the stack runs on chunks of `encoderChunkFrames` output frames, each from its own slice of the
+    /// waveform: buffers stay a few MB however long the clip is (a 5-minute clip would otherwise hold ~3 GB of
+    /// intermediate activations). The one non-local operation, group mode's GroupNorm over the whole time axis
+    /// of layer 0, gets its per-channel statistics in a first pass (layer 0 is a cheap 1-channel convolution).
     func encode(_ x: UnsafePointer<Float>, samples: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let frames = config.frames(samples: samples)
+        let hop = config.convStride.reduce(1, *), field = config.receptiveField, c = convLayers.last!.outChannels
+        let groupNorm = config.featureNorm == .group ? StageTimer.measure("w2v.conv.norm_stats") {
+            firstLayerGroupNorm(x, samples: samples, workspace: workspace)
+        } : nil
+        var t0 = 0
+        while t0 < frames {
+            let n = min(Self.encoderChunkFrames, frames - t0)
+            encodeChunk(x + t0 * hop, samples: (n - 1) * hop + field, frames: n, groupNorm: groupNorm,
+                        into: out + t0 * c, workspace: workspace)
+            t0 += n
+        }
+    }
+
+    /// Output frames per encoder chunk (2.56 s of 16 kHz audio for the base stack).
+    static let encoderChunkFrames = 128
+
+    /// The whole stack on one slice that yields exactly `frames` output frames.
+    private func encodeChunk(_ x: UnsafePointer<Float>, samples: Int, frames expected: Int, groupNorm: ChannelAffine?,
+                             into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
         var length = samples
-        var current = UnsafeMutablePointer(mutating: x)
+        var current = x
         for (i, layer) in convLayers.enumerated() {
             let frames = (length - layer.kernel) / layer.stride + 1
-            let width = layer.kernel * layer.inChannels
             let isLast = i == convLayers.count - 1
+            precondition(!isLast || frames == expected, "encoder chunk gives \(frames) frames, expected \(expected)")
             let y = isLast ? out : workspace.buffer(i % 2 == 0 ? "conv.a" : "conv.b", count: frames * layer.outChannels)
-            if layer.inChannels >= Self.tapSplitMinimumChannels {
-                // Time-major input: tap j of output frame t is input row stride·t + j, so tap j's operand is the
-                // input itself read with a row step of stride·C — one GEMM per tap (K = C), accumulated, and no
-                // im2col copy (which would be kernel/stride times the input's size).
-                StageTimer.measure("w2v.conv.gemm") {
-                    var beta: Float = 0
-                    if let bias = layer.bias {
-                        for f in 0..<frames { (y + f * layer.outChannels).update(from: bias.data, count: layer.outChannels) }
-                        beta = 1
-                    }
-                    for j in 0..<layer.kernel {
-                        Gemm.gemm(transB: true, m: frames, n: layer.outChannels, k: layer.inChannels,
-                                  a: current + j * layer.inChannels, lda: layer.stride * layer.inChannels,
-                                  b: layer.weight.data + j * layer.inChannels, ldb: width, beta: beta,
-                                  c: y, ldc: layer.outChannels)
-                        beta = 1
-                    }
-                }
-            } else {
-                // Few input channels (the first layer reads the waveform): K = C per tap would starve the GEMM, so
-                // gather each frame's taps into one row (im2col) and multiply once.
-                let columns = workspace.buffer("conv.columns", count: frames * width)
-                StageTimer.measure("w2v.conv.im2col") {
-                    for f in 0..<frames {
-                        (columns + f * width).update(from: current + f * layer.stride * layer.inChannels, count: width)
-                    }
-                }
-                StageTimer.measure("w2v.conv.gemm") {
-                    Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
-                }
-            }
+            convolve(layer, current, frames: frames, into: y, workspace: workspace)
             if let norm = layer.norm { StageTimer.measure("w2v.conv.norm") {
                 if config.featureNorm == .layer {
                     // LayerNorm over channels at each step; PyTorch's default eps 1e-5 (not config.layer_norm_eps).
                     Kernels.layerNorm(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data,
                                       eps: 1e-5, into: y)
-                } else {
-                    // GroupNorm(groups = channels): each channel normalised over the whole time axis, eps 1e-5.
-                    Self.normaliseColumns(y, rows: frames, cols: layer.outChannels, weight: norm.weight.data, bias: norm.bias.data, eps: 1e-5)
+                } else if let groupNorm {
+                    groupNorm.apply(y, rows: frames)
                 }
             } }
             StageTimer.measure("w2v.conv.gelu") { Kernels.gelu(y, count: frames * layer.outChannels) }
-            current = y
+            current = UnsafePointer(y)
             length = frames
         }
     }
 
-    /// Per-column normalisation of a time-major `[rows, cols]` matrix (GroupNorm with one group per channel).
-    static func normaliseColumns(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, weight: UnsafePointer<Float>,
-                                 bias: UnsafePointer<Float>, eps: Float) {
-        var mean = [Double](repeating: 0, count: cols), variance = [Double](repeating: 0, count: cols)
-        for r in 0..<rows {
-            for c in 0..<cols { mean[c] += Double(y[r * cols + c]) }
-        }
-        for c in 0..<cols { mean[c] /= Double(rows) }
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let dv = Double(y[r * cols + c]) - mean[c]
-                variance[c] += dv * dv
+    /// `y[frames, out] = conv(x) + bias` for time-major `x`.
+    private func convolve(_ layer: ConvLayer, _ x: UnsafePointer<Float>, frames: Int, into y: UnsafeMutablePointer<Float>,
+                          workspace: Workspace) {
+        let width = layer.kernel * layer.inChannels
+        if layer.inChannels >= Self.tapSplitMinimumChannels {
+            // Time-major input: tap j of output frame t is input row stride·t + j, so tap j's operand is the input
+            // itself read with a row step of stride·C — one GEMM per tap (K = C), accumulated, and no im2col copy.
+            StageTimer.measure("w2v.conv.gemm") {
+                var beta: Float = 0
+                if let bias = layer.bias {
+                    for f in 0..<frames { (y + f * layer.outChannels).update(from: bias.data, count: layer.outChannels) }
+                    beta = 1
+                }
+                for j in 0..<layer.kernel {
+                    Gemm.gemm(transB: true, m: frames, n: layer.outChannels, k: layer.inChannels,
+                              a: x + j * layer.inChannels, lda: layer.stride * layer.inChannels,
+                              b: layer.weight.data + j * layer.inChannels, ldb: width, beta: beta, c: y, ldc: layer.outChannels)
+                    beta = 1
+                }
+            }
+        } else {
+            // Few input channels (the first layer reads the waveform): K = C per tap would starve the GEMM, so gather
+            // each frame's taps into one row (im2col) and multiply once.
+            let columns = workspace.buffer("conv.columns", count: frames * width)
+            StageTimer.measure("w2v.conv.im2col") {
+                for f in 0..<frames { (columns + f * width).update(from: x + f * layer.stride * layer.inChannels, count: width) }
+            }
+            StageTimer.measure("w2v.conv.gemm") {
+                Gemm.linear(columns, rows: frames, inFeatures: width, weight: layer.weight, bias: layer.bias, into: y)
             }
         }
+    }
+
+    /// Per-channel `y ← y·scale + shift`: a normalisation whose statistics were computed beforehand.
+    struct ChannelAffine {
+        let scale: [Float]
+        let shift: [Float]
+
+        func apply(_ y: UnsafeMutablePointer<Float>, rows: Int) {
+            let cols = scale.count
+            scale.withUnsafeBufferPointer { scale in
+                shift.withUnsafeBufferPointer { shift in
+                    for r in 0..<rows {
+                        let row = y + r * cols
+                        for c in 0..<cols { row[c] = row[c] * scale[c] + shift[c] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// GroupNorm(groups = channels, eps 1e-5) of layer 0 over the whole clip, as an affine map per channel: mean, then
+    /// the centred variance (two passes in Double, each recomputing layer 0's convolution chunk by chunk).
+    private func firstLayerGroupNorm(_ x: UnsafePointer<Float>, samples: Int, workspace: Workspace) -> ChannelAffine {
+        let layer = convLayers[0], cols = layer.outChannels
+        let frames = (samples - layer.kernel) / layer.stride + 1
+        let chunk = 4096
+        let y = workspace.buffer("conv.stats", count: min(chunk, frames) * cols)
+        var mean = [Double](repeating: 0, count: cols), variance = [Double](repeating: 0, count: cols)
+        for pass in 0..<2 {
+            var f0 = 0
+            while f0 < frames {
+                let n = min(chunk, frames - f0)
+                convolve(layer, x + f0 * layer.stride * layer.inChannels, frames: n, into: y, workspace: workspace)
+                for r in 0..<n {
+                    let row = y + r * cols
+                    if pass == 0 {
+                        for c in 0..<cols { mean[c] += Double(row[c]) }
+                    } else {
+                        for c in 0..<cols {
+                            let dv = Double(row[c]) - mean[c]
+                            variance[c] += dv * dv
+                        }
+                    }
+                }
+                f0 += n
+            }
+            if pass == 0 { for c in 0..<cols { mean[c] /= Double(frames) } }
+        }
+        let (weight, bias) = (layer.norm!.weight, layer.norm!.bias)
         var scale = [Float](repeating: 0, count: cols), shift = [Float](repeating: 0, count: cols)
         for c in 0..<cols {
-            let inv = 1 / (variance[c] / Double(rows) + Double(eps)).squareRoot()
-            scale[c] = Float(inv) * weight[c]
-            shift[c] = bias[c] - Float(mean[c] * inv) * weight[c]
+            let inv = 1 / (variance[c] / Double(frames) + 1e-5).squareRoot()
+            scale[c] = Float(inv) * weight.data[c]
+            shift[c] = bias.data[c] - Float(mean[c] * inv) * weight.data[c]
         }
-        for r in 0..<rows {
-            for c in 0..<cols { y[r * cols + c] = y[r * cols + c] * scale[c] + shift[c] }
-        }
+        return ChannelAffine(scale: scale, shift: shift)
     }
 
     /// `h ← h + GELU(conv(h))` with the grouped, weight-normalised positional convolution; zero padding of
