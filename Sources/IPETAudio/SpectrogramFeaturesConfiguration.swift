@@ -49,9 +49,11 @@ extension SpectrogramFeatures {
         }
 
         public func validate() throws(PreprocessorConfigError) {
-            guard samplingRate > 0 else { throw PreprocessorConfigError(key: "sampling_rate", reason: "must be positive") }
-            guard melBins > 3 else { throw PreprocessorConfigError(key: "num_mel_bins", reason: "must be greater than 3") }
-            guard maxLength > 0 else { throw PreprocessorConfigError(key: "max_length", reason: "must be positive") }
+            guard (1000...384_000).contains(samplingRate) else {
+                throw PreprocessorConfigError(key: "sampling_rate", reason: "must be from 1000 to 384000 Hz")
+            }
+            guard (4...1024).contains(melBins) else { throw PreprocessorConfigError(key: "num_mel_bins", reason: "must be from 4 to 1024") }
+            guard (1...65_536).contains(maxLength) else { throw PreprocessorConfigError(key: "max_length", reason: "must be from 1 to 65536") }
             guard std != 0 || !doNormalize else { throw PreprocessorConfigError(key: "std", reason: "must not be 0") }
         }
 

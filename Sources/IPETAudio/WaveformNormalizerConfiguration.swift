@@ -33,8 +33,8 @@ extension WaveformNormalizer {
             doNormalize = try reader.bool("do_normalize", default: doNormalize)
             paddingValue = Float(try reader.double("padding_value", default: Double(paddingValue)))
             returnAttentionMask = try reader.bool("return_attention_mask", default: returnAttentionMask)
-            guard samplingRate > 0 else {
-                throw PreprocessorConfigError(key: "sampling_rate", reason: "must be positive")
+            guard (1000...384_000).contains(samplingRate) else {
+                throw PreprocessorConfigError(key: "sampling_rate", reason: "must be from 1000 to 384000 Hz")
             }
         }
 

@@ -57,6 +57,9 @@ public final class BatchRunner: @unchecked Sendable {
         self.options = options
     }
 
+    /// The most feature values one input's windows may hold at once (1 GiB of floats).
+    static let maximumPreparedFloats = 1 << 28
+
     /// Window length in samples for a task: the option, else the task's own input length.
     func windowSamples(for task: TaskModel) -> Int? {
         let rate = Double(backbone.sampleRate)
@@ -117,6 +120,12 @@ public final class BatchRunner: @unchecked Sendable {
                     let end = w.map { min(samples.count, s + $0) } ?? samples.count
                     let slice = starts.count == 1 && s == 0 ? samples : Array(samples[s..<end])
                     list.append((s..<(w.map { s + $0 } ?? end), try task.features(slice, source: item.path)))
+                    // All of an input's window features are held at once: bound them (1 GiB) before computing more.
+                    if list.count == 1, starts.count * list[0].1.count > Self.maximumPreparedFloats {
+                        throw AudioPipelineError(path: item.path, message: String(
+                            format: "%d windows would hold %.1f GB of features; use a longer --hop", starts.count,
+                            Double(starts.count * list[0].1.count) * 4 / 1e9))
+                    }
                 }
                 windows[task.featureKey] = list
             } catch {

@@ -37,6 +37,10 @@ public final class TaskModel: @unchecked Sendable {
         self.pack = pack
         if let pack {
             name = URL(fileURLWithPath: pack.path).deletingPathExtension().lastPathComponent
+            guard pack.preprocessing.samplingRate == backbone.sampleRate else {
+                throw PackError(path: pack.path, message: "the pack was trained on \(pack.preprocessing.samplingRate) Hz audio, "
+                                + "the backbone takes \(backbone.sampleRate) Hz")
+            }
             let verdict = PackVerification.check(pack, against: backbone)
             switch verdict {
             case .match: break
@@ -172,7 +176,13 @@ public final class TaskModel: @unchecked Sendable {
             case let .w2v2XVector(head):
                 let (e, l) = try head(output, workspace: workspace)
                 return zip(split(e), split(l)).map { Output(logits: $1, embedding: $0) }
-            default: return try apply(pack.taskHead, pooled: Self.meanStd(output))
+            default:
+                // An unbiased standard deviation needs two frames (PyTorch gives NaN for one).
+                if let shortest = output.frames.min(), shortest < 2 {
+                    throw PackError(path: pack.path, message: "the input gives \(shortest) frame; this pack's mean and standard-deviation "
+                                    + "pooling needs at least 2 (about 0.05 s of audio)")
+                }
+                return try apply(pack.taskHead, pooled: Self.meanStd(output))
             }
         }
         switch backboneHead {

@@ -124,31 +124,61 @@ public struct AdapterPack: @unchecked Sendable {
         backbone = BackboneRequirement(architecture: arch, hiddenSize: hidden, layers: layers, heads: heads,
                                        fingerprint: fingerprint, name: b["name"]?.string)
 
+        // Typed, range-checked values: a key that is present with the wrong type or out of range is an error naming
+        // it, never silently replaced by a default.
+        func integer(_ o: JSONValue, _ section: String, _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let v = o[key], v != .null else { return nil }
+            guard let i = v.int, range.contains(i) else {
+                throw fail("\(section).\(key) must be an integer from \(range.lowerBound) to \(range.upperBound), got \(v.compactText)")
+            }
+            return i
+        }
+        func number(_ o: JSONValue, _ section: String, _ key: String, positive: Bool = false) throws -> Double? {
+            guard let v = o[key], v != .null else { return nil }
+            guard let d = v.double, d.isFinite, !positive || d > 0 else {
+                throw fail("\(section).\(key) must be a finite\(positive ? " positive" : "") number, got \(v.compactText)")
+            }
+            return d
+        }
+        func flag(_ o: JSONValue, _ section: String, _ key: String) throws -> Bool? {
+            guard let v = o[key], v != .null else { return nil }
+            guard let b = v.bool else { throw fail("\(section).\(key) must be true or false, got \(v.compactText)") }
+            return b
+        }
+
         let c = try json("ipet.config")!
-        let k = c["prompt_tokens"]?.int ?? 0
-        let bottleneck = c["adapter_bottleneck"]?.int ?? 0
-        guard k >= 0, bottleneck >= 0 else { throw fail("prompt_tokens and adapter_bottleneck must be >= 0") }
+        let k = try integer(c, "ipet.config", "prompt_tokens", 0...100_000) ?? 0
+        let bottleneck = try integer(c, "ipet.config", "adapter_bottleneck", 0...1_000_000) ?? 0
         if let p = c["prompt_placement"]?.string, p != "prepend-every-layer" { throw fail("prompt_placement \"\(p)\" is not supported") }
         if let a = c["adapter_activation"]?.string, a != "relu" { throw fail("adapter_activation \"\(a)\" is not supported") }
         if let p = c["adapter_placement"]?.string, p != "parallel-ffn" { throw fail("adapter_placement \"\(p)\" is not supported") }
-        config = Configuration(promptTokens: k, adapterBottleneck: bottleneck, adapterScale: Float(c["adapter_scale"]?.double ?? 0.1),
-                               adapterResidual: c["adapter_residual"]?.bool ?? false)
+        config = Configuration(promptTokens: k, adapterBottleneck: bottleneck,
+                               adapterScale: Float(try number(c, "ipet.config", "adapter_scale") ?? 0.1),
+                               adapterResidual: try flag(c, "ipet.config", "adapter_residual") ?? false)
 
         let h = try json("ipet.head")!
         guard let typeText = h["type"]?.string, let type = HeadType(rawValue: typeText) else {
             throw fail("unknown head type \(h["type"]?.string.map { "\"\($0)\"" } ?? "(missing)")")
         }
-        let labels = h["labels"]?.array?.compactMap(\.string) ?? []
-        head = HeadSpec(type: type, labels: labels, multiLabel: h["multi_label"]?.bool ?? false,
-                        layerNormEps: Float(h["layer_norm_eps"]?.double ?? 1e-5),
+        var labels: [String] = []
+        if let v = h["labels"], v != .null {
+            guard let list = v.array, list.allSatisfy({ $0.string != nil }) else { throw fail("ipet.head.labels must be a list of strings") }
+            labels = list.compactMap(\.string)
+            if Set(labels).count != labels.count { throw fail("ipet.head.labels has duplicate names") }
+        }
+        head = HeadSpec(type: type, labels: labels, multiLabel: try flag(h, "ipet.head", "multi_label") ?? false,
+                        layerNormEps: Float(try number(h, "ipet.head", "layer_norm_eps", positive: true) ?? 1e-5),
                         pooling: h["pooling"]?.string.flatMap(HeadType.init(rawValue:)), json: h)
 
         let p = try json("ipet.preprocessing")!
+        let s = "ipet.preprocessing"
         preprocessing = Preprocessing(
-            samplingRate: p["sampling_rate"]?.int ?? 16000, maxLength: p["max_length"]?.int, melBins: p["num_mel_bins"]?.int,
-            mean: p["mean"]?.double, std: p["std"]?.double, doNormalize: p["do_normalize"]?.bool ?? (arch == .ast),
-            cropSamples: p["crop_samples"]?.int, segments: p["segments"]?.int)
-        if arch == .ast, let m = preprocessing.maxLength, m < 16 { throw fail("preprocessing max_length \(m) is too short") }
+            samplingRate: try integer(p, s, "sampling_rate", 1000...384_000) ?? 16000,
+            maxLength: try integer(p, s, "max_length", 16...65_536), melBins: try integer(p, s, "num_mel_bins", 1...1024),
+            mean: try number(p, s, "mean"), std: try number(p, s, "std", positive: true),
+            doNormalize: try flag(p, s, "do_normalize") ?? (arch == .ast),
+            // Crops up to 5 min (the wav2vec 2.0 one-pass limit at 16 kHz); IPET's protocol uses a few seconds.
+            cropSamples: try integer(p, s, "crop_samples", 400...4_800_000), segments: try integer(p, s, "segments", 1...1000))
         provenance = try json("ipet.provenance", required: false)
 
         // Tensors: load all, then consume what the configuration implies; anything left over is an error.
@@ -158,7 +188,11 @@ public struct AdapterPack: @unchecked Sendable {
             guard info.dtype == .f32 || info.dtype == .f16 || info.dtype == .bf16 else {
                 throw ModelError(path, "tensor \"\(info.name)\" has dtype \(info.dtype.rawValue); packs store F32, F16 or BF16")
             }
-            pool.remaining[info.name] = try Tensor.load(info, from: file)
+            let tensor = try Tensor.load(info, from: file)
+            guard UnsafeBufferPointer(start: tensor.data, count: tensor.count).allSatisfy(\.isFinite) else {
+                throw ModelError(path, "tensor \"\(info.name)\" holds NaN or infinite values")
+            }
+            pool.remaining[info.name] = tensor
             shapes.append((info.name, info.dtype.rawValue, info.shape))
         }
         tensorShapes = shapes

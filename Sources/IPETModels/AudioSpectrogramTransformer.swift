@@ -36,6 +36,10 @@ public struct ASTConfiguration: Sendable, Equatable {
         guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else {
             throw ModelError(source, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
         }
+        guard maxLength <= 65_536, melBins <= 1024, hiddenSize <= 65_536, layers <= 1000, intermediateSize <= 1 << 20 else {
+            throw ModelError(source, "sizes out of range: max_length \(maxLength) (≤ 65536), num_mel_bins \(melBins) (≤ 1024), "
+                             + "hidden_size \(hiddenSize), num_hidden_layers \(layers), intermediate_size \(intermediateSize)")
+        }
         guard patchSize > 0, frequencyStride > 0, timeStride > 0, melBins >= patchSize, maxLength >= patchSize else {
             throw ModelError(source, "patch_size \(patchSize) does not fit num_mel_bins \(melBins) × max_length \(maxLength)")
         }

@@ -81,14 +81,16 @@ struct ConvertCommand: ParsableCommand {
                     options.labels = try String(contentsOfFile: labels, encoding: .utf8).split(whereSeparator: \.isNewline)
                         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 }
+                let target = try OutputGuard.check(input, against: [ipetCheckpoint, backbone] + (labels.map { [$0] } ?? []))
                 let result = try IPETCheckpointConverter.convert(checkpoint: ipetCheckpoint, backbone: try Backbone.load(backbone),
-                                                                 output: input, options: options)
+                                                                 output: target, options: options)
                 emit("wrote \(input): k \(result.promptTokens), bottleneck \(result.bottleneck), \(result.labels) classes; "
                      + "\(result.comparedTensors) frozen tensors equal the backbone's\n")
                 return
             }
             let configValue = try config.map { try JSONFile.read($0) }
-            let result = try CheckpointConverter.convert(input: input, output: output!, dtype: storage,
+            let target = try OutputGuard.check(output!, against: [input] + (config.map { [$0] } ?? []))
+            let result = try CheckpointConverter.convert(input: input, output: target, dtype: storage,
                                                          format: CheckpointConverter.OutputFormat(rawValue: format)!, config: configValue)
             emit("wrote \(output!): \(result.tensors) tensors, \(result.bytes) bytes, fingerprint \(result.fingerprint)\n")
             if let original = result.derivedFrom.first, original != result.fingerprint {

@@ -50,7 +50,7 @@ struct EmbedCommand: ParsableCommand {
         guard !(pooled && layer != nil) else { throw ValidationError("--layer and --pooled exclude each other") }
         guard pack == nil || (layer == nil && !pooled) else { throw ValidationError("--layer and --pooled do not apply to packs") }
         guard pack != nil || segments == nil else { throw ValidationError("--segments needs --pack") }
-        if let segments, segments < 0 { throw ValidationError("--segments must be 0 or more") }
+        if let segments, !(0...1000).contains(segments) { throw ValidationError("--segments takes 0 (whole clip) to 1000") }
         guard !inputs.isEmpty else { throw ValidationError("give at least one audio file or folder") }
     }
 
@@ -58,6 +58,7 @@ struct EmbedCommand: ParsableCommand {
         compute.apply()
         let embed: (String, Workspace) throws -> (shape: [Int], values: [Float])
         let files: [InputItem]
+        let target: String
         do {
             let model = try Backbone.load(backbone)
             if let pack {
@@ -86,6 +87,7 @@ struct EmbedCommand: ParsableCommand {
                 }
             }
             files = try InputCatalog.expand(inputs)
+            target = try OutputGuard.check(output, against: inputs + files.map(\.path) + [backbone] + (pack.map { [$0] } ?? []))
         } catch {
             throw fail(error)
         }
@@ -108,7 +110,7 @@ struct EmbedCommand: ParsableCommand {
             ("failed", JSONValue.object(failed).compactText),
         ]
         do {
-            try writer.write(to: output)
+            try writer.write(to: target)
         } catch {
             throw fail(error)
         }

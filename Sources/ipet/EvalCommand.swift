@@ -53,7 +53,11 @@ struct EvalCommand: ParsableCommand {
         var unknown: [String: Int] = [:]
         runner.run(items) { result in
             progress.advance(failed: result.failed, windows: result.answers.map(\.windows).max() ?? 0)
-            if result.failed { failed += 1 }
+            if result.failed {
+                failed += 1
+                let reason = result.answers.compactMap(\.error).first ?? "failed"
+                FileHandle.standardError.write(Data("error: \(result.item.name): \(reason)\n".utf8))
+            }
             guard !result.item.labels.isEmpty else { unlabelled += 1; return }
             for (t, answer) in result.answers.enumerated() {
                 guard let s = answer.scores else { continue }
@@ -65,16 +69,29 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if !options.quiet && !json { progress.summary() }
+        if unlabelled > 0 {
+            FileHandle.standardError.write(Data("warning: \(unlabelled) files have no label; they are left out\n".utf8))
+        }
         for label in unknown.keys.sorted() {
             FileHandle.standardError.write(Data("warning: label \"\(label)\" (\(unknown[label]!) files) is not one of the task's labels; those files are left out\n".utf8))
+        }
+        guard truth.contains(where: { !$0.isEmpty }) else {
+            // Reporting "0 files, accuracy 0" with success would look like a result.
+            throw fail(AudioPipelineError(path: manifest ?? folder!, message: "no file could be evaluated (\(failed) failed, "
+                + "\(unlabelled) without a label, \(unknown.values.reduce(0, +)) with labels the pack does not know)"))
         }
         for (t, task) in runner.tasks.enumerated() {
             let metrics = ClassificationMetrics(labels: task.labels, truth: truth[t], scores: scores[t],
                                                 multiLabel: task.activation == .sigmoid)
             let name = runner.tasks.count > 1 ? task.name : nil
             do {
-                if let path = confusionCSV { try Data(metrics.confusionCSV.utf8).write(to: URL(fileURLWithPath: Self.path(path, task: name))) }
-                if let path = confusionPNG { try Data(Self.heatmap(metrics.confusion)).write(to: URL(fileURLWithPath: Self.path(path, task: name))) }
+                let inputs = [manifest, folder, options.backbone].compactMap { $0 } + options.pack
+                if let path = confusionCSV {
+                    try AtomicFile.write(Array(metrics.confusionCSV.utf8), to: try OutputGuard.check(Self.path(path, task: name), against: inputs))
+                }
+                if let path = confusionPNG {
+                    try AtomicFile.write(Self.heatmap(metrics.confusion), to: try OutputGuard.check(Self.path(path, task: name), against: inputs))
+                }
             } catch {
                 throw fail(error)
             }

@@ -43,7 +43,10 @@ func fail(_ error: Error) -> ExitCode {
     return ExitCode(1)
 }
 
-/// Writes text to standard output without buffering surprises.
+/// Writes text to standard output without buffering surprises; a failed write (full disk, closed pipe) ends the
+/// command with status 1 and a message instead of a crash.
 func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    standardOutput.write(text)
 }
+
+private let standardOutput = OutputSink()

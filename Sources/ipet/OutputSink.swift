@@ -1,25 +1,44 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where records go: standard output or a file, one complete line per write so a killed run never leaves a
 /// torn line behind (each line is written with a single write call and flushed).
-final class OutputSink {
-    private let handle: FileHandle
+///
+/// A file is opened in place (`O_TRUNC`, or `O_APPEND` to resume), never replaced: a symlink is written
+/// through and a device or pipe (`-o /dev/stdout`) is written to, not renamed over. A failed write (a full
+/// disk, a closed pipe) ends the command with exit status 1 and a one-line message, never a crash and never a
+/// quietly shortened output.
+final class OutputSink: Sendable {
+    private let descriptor: Int32
+    private let name: String
     private let closeAtEnd: Bool
 
     init(path: String?, append: Bool = false) throws {
         if let path, path != "-" {
-            if !append || !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-                }
+            var info = stat()
+            let special = stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG
+            let flags = O_WRONLY | O_CLOEXEC | (special ? 0 : O_CREAT | (append ? O_APPEND : O_TRUNC))
+            let fd = open(path, flags, 0o644)
+            guard fd >= 0 else {
+                throw OutputGuard.Refusal(description: "\(path): cannot open for writing: \(String(cString: strerror(errno)))")
             }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            if append { try handle.seekToEnd() }
+            descriptor = fd
+            name = path
             closeAtEnd = true
         } else {
-            handle = FileHandle.standardOutput
+            descriptor = STDOUT_FILENO
+            name = "standard output"
             closeAtEnd = false
         }
+    }
+
+    /// Standard output.
+    init() {
+        descriptor = STDOUT_FILENO
+        name = "standard output"
+        closeAtEnd = false
     }
 
     func writeLine(_ line: String) {
@@ -29,11 +48,25 @@ final class OutputSink {
     /// Writes `text` with one write call (whole records at once), unbuffered.
     func write(_ text: String) {
         guard !text.isEmpty else { return }
-        handle.write(Data(text.utf8))
+        var bytes = Array(text.utf8)
+        let count = bytes.count
+        var offset = 0
+        bytes.withUnsafeMutableBytes { buffer in
+            while offset < count {
+                let n = Glibc.write(descriptor, buffer.baseAddress! + offset, count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let reason = String(cString: strerror(errno))
+                    FileHandle.standardError.write(Data("error: cannot write to \(name): \(reason)\n".utf8))
+                    exit(1)
+                }
+                offset += n
+            }
+        }
     }
 
     deinit {
-        if closeAtEnd { try? handle.close() }
+        if closeAtEnd { close(descriptor) }
     }
 }
 

@@ -58,6 +58,10 @@ struct PredictCommand: ParsableCommand {
             runner = try options.makeRunner(perWindow: perWindow)
             items = try options.items(inputs)
             if resume, let output { answered = try ResumeState.load(path: output, format: format) }
+            if let output {
+                _ = try OutputGuard.check(output, against: inputs + items.map(\.path) + options.pack + [options.backbone],
+                                          regularFileOnly: false)
+            }
             sink = try OutputSink(path: output, append: resume)
         } catch {
             throw fail(error)

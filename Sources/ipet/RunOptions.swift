@@ -39,8 +39,15 @@ struct RunOptions: ParsableArguments {
 
     func validateRun() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        if let window, window < 0 { throw ValidationError("--window must be 0 (off) or positive") }
-        if let hop, hop <= 0 { throw ValidationError("--hop must be positive") }
+        // Seconds become sample counts: keep them finite and in a range where that conversion and the number of
+        // windows per file stay sane (a 1 µs hop would make millions of windows per second of audio).
+        if let window, !(window == 0 || (window >= 0.025 && window <= 3600)) {
+            throw ValidationError("--window takes 0 (off) or 0.025 to 3600 seconds")
+        }
+        if let hop, !(hop >= 0.01 && hop <= 3600) { throw ValidationError("--hop takes 0.01 to 3600 seconds") }
+        if let ext, extensions.isEmpty || extensions.contains("") {
+            throw ValidationError("--ext takes extensions like wav,flac (got \"\(ext)\")")
+        }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard takes K/N with 0 <= K < N, e.g. 0/4") }
     }
 

@@ -103,6 +103,9 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         do {
+            if let output {
+                _ = try OutputGuard.check(output, against: [scores, trials, embeddings, cohort, pack, backbone].compactMap { $0 })
+            }
             let scored: [(label: Bool, score: Double)]
             if let scores {
                 scored = try VerificationScoreFile.read(path: scores)
@@ -163,7 +166,8 @@ struct VerifyCommand: ParsableCommand {
         }
         if let output {
             do {
-                try AtomicFile.write(Array(VerificationScoreFile.text(trials: trialList, scores: scores).utf8), to: output)
+                try AtomicFile.write(Array(VerificationScoreFile.text(trials: trialList, scores: scores).utf8),
+                                     to: URL(fileURLWithPath: output).resolvingSymlinksInPath().path)
             } catch {
                 throw VerifyCommandError("\(output): \(error.reason)")
             }

@@ -1,0 +1,144 @@
+import Foundation
+import IPETAudio
+import IPETFormats
+import IPETTestSupport
+import XCTest
+
+/// Inputs and options a careless or hostile user might give: each gets a clear error naming what is wrong, never
+/// a crash, an unbounded allocation, a clobbered input or an output that looks complete when it is not.
+final class HardeningTests: XCTestCase {
+    private let backbone = Fixtures.path("demo/backbone")
+    private let keywords = Fixtures.path("demo/packs/keywords.ipet")
+
+    private func copy(_ relative: String, into dir: URL) throws -> String {
+        let target = dir.appendingPathComponent((relative as NSString).lastPathComponent).path
+        try FileManager.default.copyItem(atPath: Fixtures.path(relative), toPath: target)
+        return target
+    }
+
+    /// `-o` naming one of the command's inputs is refused and the input stays as it was.
+    func testOutputsNeverOverwriteTheCommandsInputs() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let clip = try copy("demo/clips/keywords/yes.flac", into: dir)
+        let before = try Data(contentsOf: URL(fileURLWithPath: clip))
+        let model = dir.appendingPathComponent("backbone").path
+        try FileManager.default.copyItem(atPath: backbone, toPath: model)
+        let cases: [[String]] = [
+            ["predict", "--backbone", backbone, "-o", clip, clip],
+            ["predict", "--backbone", backbone, "-o", clip, dir.path],
+            ["embed", "--backbone", backbone, "-o", clip, clip],
+            ["convert", model, model + "/model.safetensors"],
+        ]
+        for args in cases {
+            let result = try CommandRunner.run(args)
+            XCTAssertEqual(result.status, 1, "\(args): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("is one of this command's inputs"), "\(args): \(result.stderr)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: clip)), before)
+        XCTAssertNoThrow(try SafeTensorsFile(path: model + "/model.safetensors"))
+    }
+
+    /// An output given as a symlink is written through: the link stays, its target gets the records.
+    func testASymlinkOutputIsWrittenThrough() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let target = dir.appendingPathComponent("records.jsonl").path
+        FileManager.default.createFile(atPath: target, contents: Data("old\n".utf8))
+        let link = dir.appendingPathComponent("link.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let result = try CommandRunner.run(["predict", "--backbone", backbone, "--pack", keywords, "--quiet", "-o", link,
+                                            Fixtures.path("demo/clips/keywords/yes.flac")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), target)
+        let text = try String(contentsOfFile: target, encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("{\"file\""), text)
+        XCTAssertFalse(text.contains("old"), text)
+    }
+
+    /// A failed write (here a full device) ends the command with status 1 and a message, not a crash; the device
+    /// is written in place, never replaced by a file.
+    func testAFullDiskIsAnErrorNotACrash() throws {
+        try XCTSkipUnless(FileManager.default.isWritableFile(atPath: "/dev/full"), "no writable /dev/full here")
+        let result = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", "-o", "/dev/full", Fixtures.path("demo/clips/keywords")])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("cannot write to /dev/full: No space left on device"), result.stderr)
+        var info = stat()
+        XCTAssertEqual(stat("/dev/full", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR, "/dev/full must still be a device")
+    }
+
+    /// Seconds options outside a sane range are usage errors (a 1 µs hop, infinity, NaN), never traps.
+    func testWindowAndHopOutOfRangeAreUsageErrors() throws {
+        let clip = Fixtures.path("demo/clips/keywords/yes.flac")
+        for (option, value) in [("--window", "inf"), ("--window", "nan"), ("--window", "0.00003"), ("--window", "1e30"),
+                                ("--hop", "1e-7"), ("--hop", "nan"), ("--hop", "inf"), ("--ext", ",")] {
+            let result = try CommandRunner.run(["predict", "--backbone", backbone, option, value, clip])
+            XCTAssertNotEqual(result.status, 0, "\(option) \(value)")
+            XCTAssertTrue(result.stderr.contains("Error: \(option)"), "\(option) \(value): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+        }
+    }
+
+    /// A file claiming a 1 Hz sample rate would become 16,000 times longer when resampled: refused by length first.
+    func testAbsurdSampleRatesAreRefusedBeforeResampling() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let path = dir.appendingPathComponent("one_hertz.wav").path
+        try AudioFileWriter.write(interleaved: syntheticAudio(seconds: 1, rate: 50_000, channels: 1, seed: 1), channels: 1,
+                                  sampleRate: 1, format: .wavPCM16, to: path)
+        let result = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", path])
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stdout.contains("longer than the 12 h this tool reads"), result.stdout)
+    }
+
+    /// eval that could score nothing (every label unknown to the pack) fails instead of printing "accuracy 0".
+    func testEvalWithNothingToScoreFails() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let manifest = dir.appendingPathComponent("m.csv")
+        try "path,label\n\(Fixtures.path("demo/clips/keywords/yes.flac")),banana\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let result = try CommandRunner.run(["eval", "--backbone", backbone, "--pack", keywords, "--manifest", manifest.path])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(result.stderr.contains("no file could be evaluated"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("1 with labels the pack does not know"), result.stderr)
+    }
+
+    /// Pack metadata of the wrong type or out of range is an error naming the key, not a silent default.
+    func testPackMetadataIsTypeAndRangeChecked() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let source = try SafeTensorsFile(path: Fixtures.path("packs/w2v2-gn-postln.ipet"))
+        let edits: [(String, String, JSONValue, String)] = [
+            ("ipet.config", "adapter_scale", .string("0.5"), "ipet.config.adapter_scale must be a finite number"),
+            ("ipet.config", "adapter_residual", .string("yes"), "ipet.config.adapter_residual must be true or false"),
+            ("ipet.preprocessing", "crop_samples", .int(-1), "ipet.preprocessing.crop_samples must be an integer from 400"),
+            ("ipet.preprocessing", "segments", .int(1_000_000_000), "ipet.preprocessing.segments must be an integer from 1 to 1000"),
+            ("ipet.preprocessing", "sampling_rate", .int(8000), "trained on 8000 Hz audio, the backbone takes 16000 Hz"),
+            ("ipet.head", "labels", .array([.int(1), .int(2)]), "ipet.head.labels must be a list of strings"),
+            ("ipet.head", "layer_norm_eps", .int(-1), "ipet.head.layer_norm_eps must be a finite positive number"),
+        ]
+        for (section, key, value, message) in edits {
+            guard case var .object(fields) = try JSONParser.parse(source.metadataValue(section)!) else { return XCTFail(section) }
+            fields.removeAll { $0.key == key }
+            fields.append((key, value))
+            var writer = SafeTensorsWriter(metadata: source.metadata.map { $0.key == section ? ($0.key, JSONValue.object(fields).compactText) : $0 })
+            for name in source.tensorNames {
+                writer.add(.init(name: name, shape: source.info(name)!.shape, floats: try source.floats(name)))
+            }
+            let path = dir.appendingPathComponent("edited.ipet").path
+            try writer.write(to: path)
+            let result = try CommandRunner.run(["predict", "--backbone", Fixtures.path("wav2vec2/gn-postln"), "--pack", path, "--quiet",
+                                                Fixtures.path("audio/tone440_2s_16k.wav")])
+            XCTAssertEqual(result.status, 1, "\(key): \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains(message), "\(key): \(result.stderr)")
+        }
+    }
+
+    /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
+    func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let path = dir.appendingPathComponent("short.wav").path
+        try AudioFileWriter.write(interleaved: syntheticAudio(seconds: 0.025, rate: 16000, channels: 1, seed: 2), channels: 1,
+                                  sampleRate: 16000, format: .wavPCM16, to: path)
+        let result = try CommandRunner.run(["predict", "--backbone", Fixtures.path("wav2vec2/gn-postln"), "--pack",
+                                            Fixtures.path("packs/w2v2-gn-postln.ipet"), "--quiet", path])
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stdout.contains("needs at least 2"), result.stdout)
+    }
+}
