@@ -118,9 +118,9 @@ public struct Wav2Vec2Configuration: Sendable, Equatable {
 ///     pre-LN : per layer h = h + Attn(LN(h)); h = h + FFN(LN_final(h)); after the last, h = LN(h)
 public final class Wav2Vec2Model: @unchecked Sendable {
     /// The most frames one forward pass takes (5 min of 16 kHz audio through the base stack). Memory grows with the
-    /// length in the conv encoder and with its square in attention (T² scores per worker thread): 299 s through the
-    /// base model peaked at 6.3 GB (2 threads), so longer audio is refused with a clear error instead of exhausting
-    /// memory, and callers cut it into windows.
+    /// length (hidden states; the conv encoder runs in chunks) and with its square in attention (T² scores per
+    /// worker thread): 299 s through the base model peaked at 3.2 GB (2 threads), so longer audio is refused with a
+    /// clear error instead of exhausting memory, and callers cut it into windows.
     public static let maximumFrames = 15_000
 
     /// From this many input channels a conv layer runs as one GEMM per tap on the strided input (no im2col).
