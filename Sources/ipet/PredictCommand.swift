@@ -52,12 +52,12 @@ struct PredictCommand: ParsableCommand {
         options.compute.apply()
         let runner: BatchRunner
         var items: [InputItem]
-        var answered: [String: Set<String>] = [:]
+        var resumed = ResumeState()
         let sink: OutputSink
         do {
             runner = try options.makeRunner(perWindow: perWindow)
             items = try options.items(inputs)
-            if resume, let output { answered = try ResumeState.load(path: output, format: format) }
+            if resume, let output { resumed = try ResumeState.load(path: output, format: format) }
             if let output {
                 _ = try OutputGuard.check(output, against: inputs + items.map(\.path) + options.pack + [options.backbone],
                                           regularFileOnly: false)
@@ -67,11 +67,12 @@ struct PredictCommand: ParsableCommand {
             throw fail(error)
         }
         let taskNames = Set(runner.tasks.map(\.name))
+        let answered = resumed.answered
         let total = items.count
         items = items.filter { !(answered[$0.name].map { taskNames.isSubset(of: $0) } ?? false) }
         let writer = RecordWriter(format: format, topK: topK, includeLogits: logits, showPack: !options.pack.isEmpty,
                                   nameWidth: min(60, items.map(\.name.count).max() ?? 4))
-        if let header = writer.header, !(resume && !answered.isEmpty) { sink.writeLine(header) }
+        if let header = writer.header, !resume || resumed.keptBytes == 0 { sink.writeLine(header) }
         let progress = ProgressReporter(total: items.count, quiet: options.quiet)
         var failedFiles = 0
         runner.run(items) { result in
@@ -83,7 +84,10 @@ struct PredictCommand: ParsableCommand {
         if !options.quiet { progress.summary(skipped: total - items.count) }
         if failedFiles > 0 {
             FileHandle.standardError.write(Data("ipet: \(failedFiles) of \(items.count) files failed\n".utf8))
-            throw ExitCode(2)
         }
+        if resumed.failedFiles > 0 {
+            FileHandle.standardError.write(Data("ipet: \(resumed.failedFiles) files already in \(output ?? "the output") failed in an earlier run\n".utf8))
+        }
+        if failedFiles + resumed.failedFiles > 0 { throw ExitCode(2) }
     }
 }

@@ -130,6 +130,35 @@ final class HardeningTests: XCTestCase {
         }
     }
 
+    /// --resume redoes the file's last input (it may be incomplete: here a per-window run cut after 2 of its
+    /// windows), keeps earlier failures counted (exit 2), and refuses a file that is not its format's output.
+    func testResumeRedoesTheLastInputAndRefusesForeignFiles() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let long = Fixtures.path("audio/chirp_6s_16k.wav"), bad = Fixtures.path("audio/bad_text.wav")
+        let tinyB = Fixtures.path("ast/tiny-b")
+        let reference = dir.appendingPathComponent("reference.jsonl").path
+        let args = ["predict", "--backbone", tinyB, "--per-window", "--quiet"]
+        XCTAssertEqual(try CommandRunner.run(args + ["-o", reference, bad, long]).status, 2)
+        let full = try String(contentsOfFile: reference, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(full.count, 4)  // the error record, then three windows
+        let cut = dir.appendingPathComponent("cut.jsonl").path
+        try (full.prefix(3).joined(separator: "\n") + "\n").write(toFile: cut, atomically: true, encoding: .utf8)
+        let resumed = try CommandRunner.run(args + ["--resume", "-o", cut, bad, long])
+        XCTAssertEqual(resumed.status, 2, "the earlier failure still counts")
+        XCTAssertTrue(resumed.stderr.contains("1 files already in"), resumed.stderr)
+        XCTAssertEqual(try String(contentsOfFile: cut, encoding: .utf8).split(separator: "\n").map(String.init), full)
+
+        let asCSV = try CommandRunner.run(["predict", "--backbone", tinyB, "--quiet", "--format", "csv", "--resume", "-o", reference, long])
+        XCTAssertEqual(asCSV.status, 1)
+        XCTAssertTrue(asCSV.stderr.contains("does not start with ipet predict's CSV header"), asCSV.stderr)
+        let foreign = dir.appendingPathComponent("notes.jsonl").path
+        try "{\"file\": \"a.wav\", \"top\": []}\nhello\n".write(toFile: foreign, atomically: true, encoding: .utf8)
+        let refused = try CommandRunner.run(["predict", "--backbone", tinyB, "--quiet", "--resume", "-o", foreign, long])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("line 2 is not a JSON record"), refused.stderr)
+        XCTAssertEqual(try String(contentsOfFile: reference, encoding: .utf8).split(separator: "\n").count, 4, "left as it was")
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
