@@ -51,11 +51,30 @@ public enum CheckpointFileFormat: String, Sendable {
         return nil
     }
 
+    /// What a file that is not a checkpoint looks like, from its first bytes (audio people pass by mistake), so the
+    /// error says that instead of a safetensors parser's complaint about a nonsensical header length.
+    public static func foreignKind(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 12) else { return nil }
+        try? handle.close()
+        let b = [UInt8](head)
+        func starts(_ text: String) -> Bool { b.starts(with: Array(text.utf8)) }
+        if starts("fLaC") { return "a FLAC audio file" }
+        if starts("RIFF") || starts("RF64") { return b.count >= 12 && Array(b[8..<12]) == Array("WAVE".utf8) ? "a WAV audio file" : "a RIFF file" }
+        if starts("OggS") { return "an Ogg audio file" }
+        if starts("ID3") || (b.count >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0) { return "an MP3 audio file" }
+        if starts("FORM") { return "an AIFF audio file" }
+        if starts("{") || starts("[") { return "a JSON text file" }
+        return nil
+    }
+
     /// The tensors and string metadata of one file.
     public static func read(_ path: String) throws -> (tensors: [SourceTensor], metadata: [(key: String, value: String)]) {
         // A sharded TF checkpoint is named by its index; anything else unrecognised is parsed as safetensors,
         // whose validation says exactly what is wrong.
         let format = path.hasSuffix(TFCheckpoint.indexName) ? .tensorflowHDF5 : detect(path) ?? .safetensors
+        if format == .safetensors, let kind = foreignKind(path) {
+            throw FileError(path: path, reason: "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
+        }
         switch format {
         case .safetensors:
             let file = try SafeTensorsFile(path: path)

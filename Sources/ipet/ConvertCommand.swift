@@ -62,8 +62,15 @@ struct ConvertCommand: ParsableCommand {
         if ipetCheckpoint != nil {
             guard backbone != nil else { throw ValidationError("--ipet-checkpoint needs --backbone") }
             guard output == nil else { throw ValidationError("with --ipet-checkpoint give only the output pack path") }
+            if let mean, !mean.isFinite { throw ValidationError("--mean must be a finite number") }
+            if let std, !(std.isFinite && std > 0) { throw ValidationError("--std must be a finite positive number") }
+            if let frames, !(16...65_536).contains(frames) { throw ValidationError("--frames takes 16 to 65536") }
         } else {
             guard output != nil else { throw ValidationError("give an input and an output path") }
+            for (flag, given) in [("--labels", labels != nil), ("--frames", frames != nil), ("--mean", mean != nil),
+                                  ("--std", std != nil), ("--backbone", backbone != nil)] where given {
+                throw ValidationError("\(flag) belongs to --ipet-checkpoint")
+            }
         }
     }
 

@@ -159,6 +159,32 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: reference, encoding: .utf8).split(separator: "\n").count, 4, "left as it was")
     }
 
+    /// Audio given where a checkpoint belongs is named as audio, not as a safetensors file with a nonsensical header.
+    func testAudioGivenAsACheckpointIsNamedAsSuch() throws {
+        for (args, kind) in [(["inspect", Fixtures.path("demo/clips/keywords/yes.flac")], "a FLAC audio file"),
+                             (["inspect", Fixtures.path("audio/tone440_2s_16k.wav")], "a WAV audio file"),
+                             (["predict", "--backbone", Fixtures.path("audio/tone440_2s_16k.wav"), Fixtures.path("demo/clips")], "a WAV audio file")] {
+            let result = try CommandRunner.run(args)
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains("\(kind), not a checkpoint"), result.stderr)
+        }
+    }
+
+    /// `convert --ipet-checkpoint` refuses normalisation values no pack could use, and options that only belong to
+    /// the other form of the command.
+    func testConvertRefusesUnusableOptions() throws {
+        let out = Fixtures.temporaryDirectory("hardening").appendingPathComponent("p.ipet").path
+        let base = ["convert", "--ipet-checkpoint", Fixtures.path("original/ipet-ast-tiny-a-short.pth"), "--backbone", Fixtures.path("ast/tiny-a"), out]
+        for (extra, message) in [(["--std", "0"], "--std"), (["--std", "nan"], "--std"), (["--mean", "inf"], "--mean"), (["--frames", "0"], "--frames")] {
+            let result = try CommandRunner.run(base + extra)
+            XCTAssertNotEqual(result.status, 0, "\(extra)")
+            XCTAssertTrue(result.stderr.contains(message), "\(extra): \(result.stderr)")
+        }
+        let stray = try CommandRunner.run(["convert", Fixtures.path("ast/tiny-a"), out, "--labels", "x.txt"])
+        XCTAssertNotEqual(stray.status, 0)
+        XCTAssertTrue(stray.stderr.contains("--labels"), stray.stderr)
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
