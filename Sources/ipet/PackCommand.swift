@@ -74,7 +74,10 @@ struct PackVerifyCommand: ParsableCommand {
     @Option(help: "The backbone (model folder or converted file).")
     var backbone: String
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() throws {
+        compute.apply()
         do {
             let pack = try AdapterPack(path: path)
             let model = try Backbone.load(backbone)
