@@ -23,15 +23,18 @@ public struct InputItem: Sendable, Equatable {
 public enum InputCatalog {
     /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
     /// only `extensions` inside folders (explicit files are always kept), sorted by name within each folder,
-    /// de-duplicated by name; a folder without any such file is an error. With `labelsFromFolders`, a file's
-    /// label is the name of the folder below the given folder that contains it (`FOLDER/dog/x.wav` → "dog").
+    /// de-duplicated by file (one file under two spellings runs once); a folder without any such file is an error.
+    /// With `labelsFromFolders`, a file's label is the name of the folder below the given folder that contains it
+    /// (`FOLDER/dog/x.wav` → "dog").
     public static func expand(
         _ inputs: [String], extensions: Set<String> = AudioInput.audioExtensions, labelsFromFolders: Bool = false
     ) throws -> [InputItem] {
         var out: [InputItem] = []
         var seen = Set<String>()
         func add(_ item: InputItem) {
-            if seen.insert(item.name).inserted { out.append(item) }
+            // One file under two spellings (clips/a.wav, ./clips/a.wav) runs once.
+            let key = URL(fileURLWithPath: item.path).standardizedFileURL.path
+            if seen.insert(key).inserted { out.append(item) }
         }
         for input in inputs {
             var isDirectory: ObjCBool = false

@@ -69,7 +69,8 @@ struct RecordWriter {
             ]
             return fields.map(CSV.escape).joined(separator: ",")
         case .table:
-            var name = item.name
+            // One row per record, whatever the file name holds.
+            var name = item.name.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
             if let s = answer.start, let e = answer.end { name += String(format: " [%.2f-%.2f s]", s, e) }
             let first = name.padding(toLength: max(nameWidth, name.count), withPad: " ", startingAt: 0) + "  "
                 + answer.task.name.padding(toLength: 20, withPad: " ", startingAt: 0) + "  "

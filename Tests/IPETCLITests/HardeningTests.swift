@@ -185,6 +185,19 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(stray.stderr.contains("--labels"), stray.stderr)
     }
 
+    /// One file named twice (two spellings) runs once; a name holding a newline stays on one table row.
+    func testOneFileUnderTwoSpellingsRunsOnce() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let odd = dir.appendingPathComponent("two\nlines.flac").path
+        try FileManager.default.copyItem(atPath: Fixtures.path("demo/clips/keywords/yes.flac"), toPath: odd)
+        let result = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", "--format", "table", "--top-k", "1",
+                                            odd, dir.path + "/./two\nlines.flac", dir.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let rows = result.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 2, result.stdout)  // header + one row
+        XCTAssertTrue(rows.last?.contains("two\\nlines.flac") ?? false, result.stdout)
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
