@@ -31,10 +31,18 @@ public enum InputCatalog {
     ) throws -> [InputItem] {
         var out: [InputItem] = []
         var seen = Set<String>()
-        func add(_ item: InputItem) {
-            // One file under two spellings (clips/a.wav, ./clips/a.wav) runs once.
+        var fileByName: [String: String] = [:]
+        func add(_ item: InputItem) throws {
+            // One file under two spellings (clips/a.wav, ./clips/a.wav) runs once; two files under one output name
+            // (a.wav from two manifests in different folders) would make the records ambiguous.
             let key = URL(fileURLWithPath: item.path).standardizedFileURL.path
-            if seen.insert(key).inserted { out.append(item) }
+            guard seen.insert(key).inserted else { return }
+            if let other = fileByName[item.name], other != key {
+                throw AudioPipelineError(path: item.path, message: "has the same output name \"\(item.name)\" as \(other); "
+                                         + "records would be ambiguous (list the files relative to one folder)")
+            }
+            fileByName[item.name] = key
+            out.append(item)
         }
         for input in inputs {
             var isDirectory: ObjCBool = false
@@ -43,11 +51,11 @@ public enum InputCatalog {
             if exists, !isDirectory.boolValue, ["csv", "jsonl", "tsv"].contains(ext) || (ext == "json" && isJSONLines(input)) {
                 let listed = try manifest(input)
                 guard !listed.isEmpty else { throw AudioPipelineError(path: input, message: "the manifest lists no files") }
-                for item in listed { add(item) }
+                for item in listed { try add(item) }
                 continue
             }
             guard exists, isDirectory.boolValue else {
-                add(InputItem(path: input))  // missing files still get an error record
+                try add(InputItem(path: input))  // missing files still get an error record
                 continue
             }
             guard let walker = FileManager.default.enumerator(atPath: input) else {
@@ -71,7 +79,7 @@ public enum InputCatalog {
                 if labelsFromFolders, let first = relative.split(separator: "/").first, relative.contains("/") {
                     labels = [String(first)]
                 }
-                add(InputItem(path: full, labels: labels))
+                try add(InputItem(path: full, labels: labels))
             }
         }
         return out

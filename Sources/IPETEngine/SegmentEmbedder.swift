@@ -30,10 +30,15 @@ public struct SegmentEmbedder: Sendable {
         guard !samples.isEmpty else { throw AudioPipelineError(path: source, message: "no samples") }
         var audio = samples
         while audio.count < segmentSamples { audio += samples.prefix(segmentSamples - audio.count) }
-        let features = try starts(length: audio.count).map { s in
-            try task.features(Array(audio[s..<(s + segmentSamples)]), source: source)
+        // Segments run a few at a time, so memory does not grow with the number of segments.
+        let segmentStarts = starts(length: audio.count)
+        var outputs: [TaskModel.Output] = []
+        for chunk in stride(from: 0, to: segmentStarts.count, by: 8) {
+            let features = try segmentStarts[chunk..<min(chunk + 8, segmentStarts.count)].map { s in
+                try task.features(Array(audio[s..<(s + segmentSamples)]), source: source)
+            }
+            outputs += try task.run(features, workspace: workspace)
         }
-        let outputs = try task.run(features, workspace: workspace)
         return try outputs.map { out in
             guard let e = out.embedding else {
                 throw AudioPipelineError(path: source, message: "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)")

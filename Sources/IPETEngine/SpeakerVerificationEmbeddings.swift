@@ -88,6 +88,8 @@ public final class SpeakerEmbeddingCache {
     public private(set) var embeddings: [String: [[Float]]] = [:]
     /// Embeddings computed since the last `save`.
     public private(set) var unsaved = 0
+    /// The file's string metadata when it was read (where the embeddings came from).
+    public private(set) var metadata: [(key: String, value: String)] = []
     private var provider: (any EmbeddingProvider)?
 
     /// Reads `path` when the file exists; otherwise starts empty.
@@ -95,6 +97,7 @@ public final class SpeakerEmbeddingCache {
         self.path = path
         if let path, FileManager.default.fileExists(atPath: path) {
             embeddings = try SpeakerEmbeddingFile.read(path: path)
+            metadata = (try? SafeTensorsFile(path: path))?.metadata ?? []
         }
     }
 

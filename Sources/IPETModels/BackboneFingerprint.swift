@@ -1,5 +1,6 @@
-import Foundation
 import COpenSSL
+import Foundation
+import IPETFormats
 import IPETTensor
 
 /// The content fingerprint that binds packs to backbones (`Formats/ipet-pack.md`, "Backbone fingerprint"):
@@ -68,5 +69,15 @@ final class SHA256Hasher {
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
         return Array(digest.prefix(Int(length)))
+    }
+}
+
+/// SHA-256 of a whole file as `sha256:<hex>`: speaker-embedding caches record the pack they were computed with.
+public enum FileDigest {
+    public static func sha256(path: String) throws(FileError) -> String {
+        let file = try MappedFile(path: path)
+        let hasher = SHA256Hasher()
+        hasher.update(file.bytes)
+        return BackboneFingerprint.prefix + hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

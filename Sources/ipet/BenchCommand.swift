@@ -73,6 +73,7 @@ struct KernelBench: ParsableCommand {
 
     func run() throws {
         let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads takes positive numbers like 1,2") }
         let rows = 1214, cols = 3072, n = rows * cols
         let source = Tensor(shape: [n], values: (0..<n).map { Float(($0 * 7919) % 2000) / 250 - 4 })
         let x = Tensor(zeros: [n])
@@ -138,6 +139,14 @@ struct ThroughputBench: ParsableCommand {
             throw ValidationError("--synthetic takes ast or wav2vec2")
         }
         guard files > 0 else { throw ValidationError("--files must be positive") }
+        let lengths = seconds.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !lengths.isEmpty, lengths.allSatisfy({ $0.map { $0 >= 0.1 && $0 <= 600 } ?? false }) else {
+            throw ValidationError("--seconds takes clip lengths from 0.1 to 600, comma-separated (got \"\(seconds)\")")
+        }
+        let batches = batch.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !batches.isEmpty, batches.allSatisfy({ $0.map { (1...256).contains($0) } ?? false }) else {
+            throw ValidationError("--batch takes batch sizes from 1 to 256, comma-separated (got \"\(batch)\")")
+        }
     }
 
     func run() throws {
@@ -154,8 +163,8 @@ struct ThroughputBench: ParsableCommand {
             throw fail(error)
         }
         let tasks = try pack.isEmpty ? [try TaskModel(backbone: model)] : pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0)) }
-        let lengths = seconds.split(separator: ",").compactMap { Double($0) }
-        let batches = batch.split(separator: ",").compactMap { Int($0) }
+        let lengths = seconds.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ipet-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

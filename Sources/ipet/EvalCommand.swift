@@ -81,11 +81,15 @@ struct EvalCommand: ParsableCommand {
                 + "\(unlabelled) without a label, \(unknown.values.reduce(0, +)) with labels the pack does not know)"))
         }
         for (t, task) in runner.tasks.enumerated() {
+            if truth[t].isEmpty {
+                FileHandle.standardError.write(Data("warning: \(task.name): none of the files has one of its labels; no report\n".utf8))
+                continue
+            }
             let metrics = ClassificationMetrics(labels: task.labels, truth: truth[t], scores: scores[t],
                                                 multiLabel: task.activation == .sigmoid)
             let name = runner.tasks.count > 1 ? task.name : nil
             do {
-                let inputs = [manifest, folder, options.backbone].compactMap { $0 } + options.pack
+                let inputs = [manifest, folder, options.backbone].compactMap { $0 } + options.pack + items.map(\.path)
                 if let path = confusionCSV {
                     try AtomicFile.write(Array(metrics.confusionCSV.utf8), to: try OutputGuard.check(Self.path(path, task: name), against: inputs))
                 }

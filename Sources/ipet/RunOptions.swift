@@ -41,8 +41,10 @@ struct RunOptions: ParsableArguments {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         // Seconds become sample counts: keep them finite and in a range where that conversion and the number of
         // windows per file stay sane (a 1 µs hop would make millions of windows per second of audio).
-        if let window, !(window == 0 || (window >= 0.025 && window <= 3600)) {
-            throw ValidationError("--window takes 0 (off) or 0.025 to 3600 seconds")
+        // The last window holds at least half a window of audio, and both models need 400 samples (25 ms at
+        // 16 kHz): 50 ms is the shortest window whose every piece can be analysed.
+        if let window, !(window == 0 || (window >= 0.05 && window <= 3600)) {
+            throw ValidationError("--window takes 0 (off) or 0.05 to 3600 seconds")
         }
         if let hop, !(hop >= 0.01 && hop <= 3600) { throw ValidationError("--hop takes 0.01 to 3600 seconds") }
         if let ext, extensions.isEmpty || extensions.contains("") {

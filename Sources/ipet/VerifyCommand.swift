@@ -106,6 +106,10 @@ struct VerifyCommand: ParsableCommand {
             if let output {
                 _ = try OutputGuard.check(output, against: [scores, trials, embeddings, cohort, pack, backbone].compactMap { $0 })
             }
+            if let embeddings {
+                // The cache is rewritten when embeddings are computed: never over the pack, the cohort or the trial list.
+                _ = try OutputGuard.check(embeddings, against: [scores, trials, cohort, pack, backbone, output].compactMap { $0 })
+            }
             let scored: [(label: Bool, score: Double)]
             if let scores {
                 scored = try VerificationScoreFile.read(path: scores)
@@ -212,7 +216,16 @@ private final class EmbeddingStore {
         cache = try SpeakerEmbeddingCache(path: cachePath)
         self.backbone = backbone
         self.pack = pack
+        packDigest = pack.flatMap { try? FileDigest.sha256(path: $0) }  // an unreadable pack is reported when it is loaded
+        // Embeddings from another pack (or its backbone) must not be mixed with this one's.
+        if let packDigest, let recorded = cache.metadata.first(where: { $0.key == "ipet.pack.sha256" })?.value, recorded != packDigest {
+            let other = cache.metadata.first(where: { $0.key == "ipet.pack" })?.value ?? "another pack"
+            throw VerifyCommandError("\(cachePath ?? "the cache"): its embeddings were computed with \(other) (\(recorded)), not with "
+                                     + "\(pack!) (\(packDigest)); give another --embeddings file")
+        }
     }
+
+    private let packDigest: String?
 
     /// Computes the embeddings of the `(key, audio file)` pairs that the cache lacks.
     func fill(_ items: [(key: String, audio: String)], what: String) throws {
@@ -236,7 +249,8 @@ private final class EmbeddingStore {
     /// Rewrites the cache file when embeddings were computed since the last save.
     func save() throws {
         guard cache.unsaved > 0 else { return }
-        try cache.save(metadata: [("ipet.backbone", backbone ?? ""), ("ipet.pack", pack ?? ""), ("ipet.embedding", "speaker segments")])
+        try cache.save(metadata: [("ipet.backbone", backbone ?? ""), ("ipet.pack", pack ?? ""), ("ipet.pack.sha256", packDigest ?? ""),
+                                  ("ipet.embedding", "speaker segments")])
         if let path = cache.path { logger.info("wrote \(cache.embeddings.count) embeddings to \(path)") }
     }
 }

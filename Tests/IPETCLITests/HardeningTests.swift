@@ -198,6 +198,67 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(rows.last?.contains("two\\nlines.flac") ?? false, result.stdout)
     }
 
+    /// The speaker-embedding cache is written too: never over the pack or the cohort; and a cache computed with
+    /// another pack is refused instead of mixing embeddings from two models.
+    func testVerifyCacheIsGuardedAndBoundToItsPack() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let pack = try copy("packs/ast-tiny-a-speaker.ipet", into: dir)
+        let before = try Data(contentsOf: URL(fileURLWithPath: pack))
+        let trials = Fixtures.path("speaker/ast-tiny-a-speaker-trials.txt")
+        let base = ["verify", "--trials", trials, "--backbone", Fixtures.path("ast/tiny-a"), "--audio-root", Fixtures.path("audio")]
+        let clobber = try CommandRunner.run(base + ["--pack", pack, "--embeddings", pack])
+        XCTAssertEqual(clobber.status, 1, clobber.stderr)
+        XCTAssertTrue(clobber.stderr.contains("is one of this command's inputs"), clobber.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: pack)), before)
+
+        let cache = dir.appendingPathComponent("cache.safetensors").path
+        XCTAssertEqual(try CommandRunner.run(base + ["--pack", pack, "--embeddings", cache]).status, 0)
+        let other = try CommandRunner.run(["verify", "--trials", trials, "--backbone", Fixtures.path("wav2vec2/gn-postln"), "--pack",
+                                           Fixtures.path("packs/w2v2-gn-postln-speaker.ipet"), "--audio-root", Fixtures.path("audio"),
+                                           "--embeddings", cache])
+        XCTAssertEqual(other.status, 1, other.stderr)
+        XCTAssertTrue(other.stderr.contains("its embeddings were computed with"), other.stderr)
+    }
+
+    /// eval's confusion outputs never overwrite the clips being evaluated; a pack that scored nothing gets a warning,
+    /// not a report of "0 files, accuracy 0".
+    func testEvalOutputsAreGuardedAndEmptyPackReportsAreLeftOut() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let classDir = dir.appendingPathComponent("yes")
+        try FileManager.default.createDirectory(at: classDir, withIntermediateDirectories: true)
+        let clip = try copy("demo/clips/keywords/yes.flac", into: classDir)
+        let before = try Data(contentsOf: URL(fileURLWithPath: clip))
+        let clobber = try CommandRunner.run(["eval", "--backbone", backbone, "--pack", keywords, "--confusion-png", clip, dir.path])
+        XCTAssertEqual(clobber.status, 1, clobber.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: clip)), before)
+        let both = try CommandRunner.run(["eval", "--backbone", backbone, "--pack", keywords, "--pack", Fixtures.path("demo/packs/sounds.ipet"),
+                                          "--json", "--quiet", dir.path])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        XCTAssertEqual(both.stdout.split(separator: "\n").count, 1, both.stdout)
+        XCTAssertTrue(both.stderr.contains("sounds: none of the files has one of its labels"), both.stderr)
+    }
+
+    /// Two different files under one output name (a.wav listed by manifests in two folders) are refused, and bench
+    /// arguments out of range are usage errors, not traps.
+    func testAmbiguousNamesAndBenchArguments() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        for sub in ["m1", "m2"] {
+            let folder = dir.appendingPathComponent(sub)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Fixtures.path(sub == "m1" ? "demo/clips/keywords/yes.flac" : "demo/clips/keywords/no.flac"),
+                                             toPath: folder.appendingPathComponent("a.flac").path)
+            try "path\na.flac\n".write(to: folder.appendingPathComponent("list.csv"), atomically: true, encoding: .utf8)
+        }
+        let result = try CommandRunner.run(["predict", "--backbone", backbone, "--quiet", dir.path + "/m1/list.csv", dir.path + "/m2/list.csv"])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(result.stderr.contains("has the same output name \"a.flac\""), result.stderr)
+        for args in [["--seconds=-1"], ["--seconds", "nan"], ["--seconds", "1e12"], ["--batch", "0"], ["--seconds", "abc"]] {
+            let bench = try CommandRunner.run(["bench", "throughput", "--backbone", backbone, "--files", "1"] + args)
+            XCTAssertEqual(bench.status, 64, "\(args): \(bench.stderr)")
+            XCTAssertFalse(bench.stderr.contains("Fatal error"), bench.stderr)
+        }
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
