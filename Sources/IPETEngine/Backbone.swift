@@ -89,6 +89,10 @@ public final class Backbone: @unchecked Sendable {
                 labels = []
             }
         }
+        if let unused = checkpoint.weights.unusedLayerTensor {
+            throw ModelError(checkpoint.source, "the weights hold \"\(checkpoint.weights.originalNames[unused] ?? unused)\", which the "
+                             + "configuration does not use (does config.json describe fewer layers than the checkpoint has?)")
+        }
         let problem = checkpoint.config["problem_type"]?.string
         multiLabel = problem == "multi_label_classification" || (problem == nil && labels.count == 527)
     }

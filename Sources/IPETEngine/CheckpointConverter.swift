@@ -24,6 +24,9 @@ public enum CheckpointConverter {
             throw PackError(path: output, message: "--dtype must be f32, f16 or bf16")
         }
         let checkpoint = try CheckpointImporter.load(input, configOverride: config)
+        // The configuration must describe these weights: build the model once (missing tensors, wrong shapes, layers
+        // the config leaves out) before writing a file that would only fail, or silently mislead, later.
+        _ = try Backbone(checkpoint)
         let original = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture)
         // The values as they will be stored (rounded for F16/BF16), in name order.
         let names = checkpoint.weights.names

@@ -1,3 +1,4 @@
+import Foundation
 import IPETFormats
 import IPETTensor
 
@@ -42,10 +43,32 @@ public final class WeightStore: @unchecked Sendable {
 
     public var names: [String] { tensors.keys.sorted() }
 
+    private let requestLock = NSLock()
+    private var requested = Set<String>()
+
+    /// Names never asked for by `tensor(_:)`: after a model is built from the store, what its config left unused.
+    public var unrequested: [String] {
+        requestLock.lock()
+        defer { requestLock.unlock() }
+        return tensors.keys.filter { !requested.contains($0) }.sorted()
+    }
+
+    /// A config that describes fewer layers than the weights hold would silently run a different model: the first
+    /// unused tensor of a numbered layer (`….layer.N.…`, `….layers.N.…`, `conv_layers.N`), if any.
+    public var unusedLayerTensor: String? {
+        unrequested.first { name in
+            let parts = name.split(separator: ".")
+            return zip(parts, parts.dropFirst()).contains { ["layer", "layers", "conv_layers"].contains($0) && Int($1) != nil }
+        }
+    }
+
     public func contains(_ name: String) -> Bool { tensors[name] != nil }
 
     /// The tensor `name`, checked against `shape` when given.
     public func tensor(_ name: String, shape: [Int]? = nil) throws(ModelError) -> Tensor {
+        requestLock.lock()
+        requested.insert(name)
+        requestLock.unlock()
         guard let t = tensors[name] else { throw ModelError(source, "missing tensor \"\(name)\"") }
         if let shape, t.shape != shape {
             // Accept the same elements under a squeezable shape (e.g. [1,1,D] vs [D]).

@@ -259,6 +259,29 @@ final class HardeningTests: XCTestCase {
         }
     }
 
+    /// A config that does not describe the weights (another architecture, or fewer layers than the checkpoint has)
+    /// is refused by convert and by predict, instead of writing a file that fails later or running a smaller model.
+    func testConfigsThatDoNotDescribeTheWeightsAreRefused() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let out = dir.appendingPathComponent("o.safetensors").path
+        let wrong = try CommandRunner.run(["convert", Fixtures.path("ast/tiny-a"), out, "--config", Fixtures.path("wav2vec2/gn-postln/config.json")])
+        XCTAssertEqual(wrong.status, 1, wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("missing tensor"), wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let model = dir.appendingPathComponent("tiny-a")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a"), toPath: model.path)
+        let configPath = model.appendingPathComponent("config.json")
+        guard case var .object(fields) = try JSONParser.parse(String(contentsOf: configPath, encoding: .utf8)) else { return XCTFail() }
+        fields.removeAll { $0.key == "num_hidden_layers" }
+        fields.append(("num_hidden_layers", .int(1)))
+        try JSONValue.object(fields).compactText.write(to: configPath, atomically: true, encoding: .utf8)
+        for args in [["convert", model.path, out], ["predict", "--backbone", model.path, Fixtures.path("audio/tone440_2s_16k.wav")]] {
+            let result = try CommandRunner.run(args)
+            XCTAssertEqual(result.status, 1, "\(args[0]): \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains("which the configuration does not use"), result.stderr)
+        }
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
