@@ -17,7 +17,8 @@ public struct ClassificationMetrics: Sendable {
     public let accuracy: Double
     public let top5Accuracy: Double
     public let perClass: [PerClass]
-    /// `confusion[true][predicted]` counts (single-label; the first true label is used).
+    /// `confusion[true][predicted]` counts of the top class. Multi-label: the row is the top class itself when it
+    /// is one of the input's labels, else the input's first label.
     public let confusion: [[Int]]
     /// Mean over classes with at least one positive of the average precision (multi-label tasks).
     public let meanAveragePrecision: Double?
@@ -27,7 +28,8 @@ public struct ClassificationMetrics: Sendable {
     /// - Parameters:
     ///   - truth: per input, the indices of its true classes (one for single-label tasks).
     ///   - scores: per input, one score per class.
-    ///   - multiLabel: also compute mAP.
+    ///   - multiLabel: per-class precision / recall / F1 from the decisions `score ≥ 0.5` (scores are sigmoids) against
+    ///     every label of each input, and mAP; otherwise from the top class.
     public init(labels: [String], truth: [[Int]], scores: [[Float]], multiLabel: Bool) {
         precondition(truth.count == scores.count)
         self.labels = labels
@@ -40,20 +42,34 @@ public struct ClassificationMetrics: Sendable {
             guard let best = order.first, let first = t.first else { continue }
             if t.contains(best) { correct += 1 }
             if order.prefix(5).contains(where: t.contains) { correct5 += 1 }
-            confusion[first][best] += 1
+            confusion[t.contains(best) ? best : first][best] += 1
         }
         self.confusion = confusion
         accuracy = count > 0 ? Double(correct) / Double(count) : 0
         top5Accuracy = count > 0 ? Double(correct5) / Double(count) : 0
-        perClass = (0..<n).map { c in
-            let tp = Double(confusion[c][c])
-            let predicted = Double((0..<n).reduce(0) { $0 + confusion[$1][c] })
-            let actual = (0..<n).reduce(0) { $0 + confusion[c][$1] }
+        func figures(_ label: String, tp: Double, predicted: Double, actual: Int) -> PerClass {
             let precision = predicted > 0 ? tp / predicted : 0
             let recall = actual > 0 ? tp / Double(actual) : 0
             let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
-            return PerClass(label: labels[c], precision: precision, recall: recall, f1: f1, support: actual)
+            return PerClass(label: label, precision: precision, recall: recall, f1: f1, support: actual)
         }
+        if multiLabel {
+            perClass = (0..<n).map { c in
+                var tp = 0, predicted = 0, actual = 0
+                for (t, s) in zip(truth, scores) {
+                    let positive = t.contains(c), decided = s[c] >= 0.5
+                    if positive { actual += 1 }
+                    if decided { predicted += 1 }
+                    if positive && decided { tp += 1 }
+                }
+                return figures(labels[c], tp: Double(tp), predicted: Double(predicted), actual: actual)
+            }
+        } else { perClass = (0..<n).map { c in
+            let tp = Double(confusion[c][c])
+            let predicted = Double((0..<n).reduce(0) { $0 + confusion[$1][c] })
+            let actual = (0..<n).reduce(0) { $0 + confusion[c][$1] }
+            return figures(labels[c], tp: tp, predicted: predicted, actual: actual)
+        } }
         if multiLabel {
             var aps: [Double] = []
             for c in 0..<n {

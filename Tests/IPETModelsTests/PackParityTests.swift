@@ -236,4 +236,20 @@ final class ClassificationMetricsTests: XCTestCase {
         XCTAssertEqual(m.accuracy, 1, accuracy: 1e-12)
         XCTAssertEqual(m.top5Accuracy, 1, accuracy: 1e-12)
     }
+
+    /// Multi-label per-class figures count every label of an input (decision: score ≥ 0.5), so they agree with the
+    /// accuracy: here every input is labelled "wind" and predicted "wind".
+    func testMultiLabelPerClassFiguresUseEveryLabel() {
+        let m = ClassificationMetrics(labels: ["cat", "rain", "wind"], truth: [[0, 2], [1, 2], [0, 2], [2]],
+                                      scores: [[0.2, 0.1, 0.9], [0.1, 0.6, 0.8], [0.7, 0.1, 0.9], [0.1, 0.1, 0.3]], multiLabel: true)
+        XCTAssertEqual(m.accuracy, 1, accuracy: 1e-12)
+        let wind = m.perClass[2], cat = m.perClass[0], rain = m.perClass[1]
+        XCTAssertEqual(wind.support, 4)
+        XCTAssertEqual(wind.precision, 1, accuracy: 1e-12)   // 3 decided, all labelled wind
+        XCTAssertEqual(wind.recall, 0.75, accuracy: 1e-12)   // the last one scored 0.3
+        XCTAssertEqual(cat.support, 2)
+        XCTAssertEqual(cat.recall, 0.5, accuracy: 1e-12)     // 0.7 yes, 0.2 no
+        XCTAssertEqual(rain.precision, 1, accuracy: 1e-12)
+        XCTAssertEqual(m.confusion[2][2], 4, "top class wind is one of each input's labels")
+    }
 }
