@@ -52,7 +52,8 @@ public enum CheckpointFileFormat: String, Sendable {
     }
 
     /// What a file that is not a checkpoint looks like, from its first bytes (audio people pass by mistake), so the
-    /// error says that instead of a safetensors parser's complaint about a nonsensical header length.
+    /// error says that instead of a safetensors parser's complaint about a nonsensical header length. Only for files
+    /// `detect` did not recognise.
     public static func foreignKind(_ path: String) -> String? {
         guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 12) else { return nil }
         try? handle.close()
@@ -64,6 +65,11 @@ public enum CheckpointFileFormat: String, Sendable {
         if starts("ID3") || (b.count >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0) { return "an MP3 audio file" }
         if starts("FORM") { return "an AIFF audio file" }
         if starts("{") || starts("[") { return "a JSON text file" }
+        // A safetensors file starts with its header length as 8 little-endian bytes (< 100 MB, so the high bytes are
+        // zero); eight printable characters mean text.
+        if b.count >= 8, b.prefix(8).allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            return "a text file"
+        }
         return nil
     }
 
@@ -71,10 +77,13 @@ public enum CheckpointFileFormat: String, Sendable {
     public static func read(_ path: String) throws -> (tensors: [SourceTensor], metadata: [(key: String, value: String)]) {
         // A sharded TF checkpoint is named by its index; anything else unrecognised is parsed as safetensors,
         // whose validation says exactly what is wrong.
-        let format = path.hasSuffix(TFCheckpoint.indexName) ? .tensorflowHDF5 : detect(path) ?? .safetensors
-        if format == .safetensors, let kind = foreignKind(path) {
+        let detected = path.hasSuffix(TFCheckpoint.indexName) ? .tensorflowHDF5 : detect(path)
+        // Only a file no signature matched is examined as something else (a real safetensors header length can
+        // begin with any bytes).
+        if detected == nil, let kind = foreignKind(path) {
             throw FileError(path: path, reason: "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
         }
+        let format = detected ?? .safetensors
         switch format {
         case .safetensors:
             let file = try SafeTensorsFile(path: path)

@@ -163,6 +163,7 @@ final class HardeningTests: XCTestCase {
     func testAudioGivenAsACheckpointIsNamedAsSuch() throws {
         for (args, kind) in [(["inspect", Fixtures.path("demo/clips/keywords/yes.flac")], "a FLAC audio file"),
                              (["inspect", Fixtures.path("audio/tone440_2s_16k.wav")], "a WAV audio file"),
+                             (["inspect", Fixtures.path("demo/README.md")], "a text file"),
                              (["predict", "--backbone", Fixtures.path("audio/tone440_2s_16k.wav"), Fixtures.path("demo/clips")], "a WAV audio file")] {
             let result = try CommandRunner.run(args)
             XCTAssertEqual(result.status, 1, result.stderr)
