@@ -17,6 +17,7 @@ Outputs (and nothing else):
                                         attribute (_rebuild_from_type_v2), a uint16 tensor (_rebuild_tensor_v3 +
                                         UntypedStorage), shared storages, torch.Size, a set, bytes, a dtype value
   Fixtures/torch/protocol4.pth          a small state dict saved with pickle_protocol=4 (STACK_GLOBAL, FRAME, MEMOIZE)
+  Fixtures/torch/broadcast-huge.pth     a stride-0 view of 2^60 elements over one stored float (must be refused by size)
   Fixtures/torch/tensors.json           expected name/dtype/shape/strides/offset/values for noncontig, misc, protocol4
   Fixtures/torch/legacy.pt              the pre-1.6 (non-zip) format, which the reader must refuse clearly
   Fixtures/torch/plain-p0.pkl, -p2, -p5 the same plain Python value pickled with protocols 0, 2 and 5
@@ -339,9 +340,16 @@ def make_malicious() -> dict:
     return expected
 
 
+def make_broadcast() -> None:
+    """A 1-element storage expanded to 2^30 × 2^30 (what `torch.save` writes for an `.expand()` view): 1.5 kB that
+    would materialise to 4 EiB. The reader must refuse it by size, not try to allocate it."""
+    save({"w": torch.zeros(1).expand(2**30, 2**30)}, OUT / "broadcast-huge.pth")
+
+
 def main() -> None:
     torch.manual_seed(SEED)
     OUT.mkdir(parents=True, exist_ok=True)
+    make_broadcast()
     tensors = make_benign()
     (OUT / "tensors.json").write_text(json.dumps(tensors, indent=1) + "\n")
     expected = make_malicious()

@@ -74,6 +74,12 @@ public enum IPETCheckpointConverter {
         let (all, args) = try readTensors(path)
         func fail(_ m: String) -> PackError { PackError(path: path, message: m) }
         let (d, layers, heads) = backbone.sizes
+        /// The checkpoint's `args.frame_length` (training input length), when it is a sane whole number.
+        func frameLength() throws -> Int? {
+            guard let v = args["frame_length"] else { return nil }
+            guard v.isFinite, v == v.rounded(), v >= 1, v <= 100_000 else { throw fail("args.frame_length \(v) is not a frame count") }
+            return Int(v)
+        }
         var packTensors: [(String, Tensor)] = []
         var frozen: [(String, Tensor)] = []
         var k = 0, b = 0
@@ -99,8 +105,9 @@ public enum IPETCheckpointConverter {
             residual = false
             for l in 0..<layers {
                 if let p = all["embedding_prompt\(l)"] {
-                    k = p.shape.last == d ? p.count / d : 0
-                    packTensors.append(("prompts.\(l)", p.reshaped([p.count / d, d])))
+                    guard p.count > 0, p.count % d == 0 else { throw fail("embedding_prompt\(l) has shape \(p.shape), not [1, k, \(d)]") }
+                    k = p.count / d
+                    packTensors.append(("prompts.\(l)", p.reshaped([k, d])))
                 }
                 for part in ["down", "up"] {
                     for leaf in ["weight", "bias"] {
@@ -122,7 +129,7 @@ public enum IPETCheckpointConverter {
             let fPatches = model.config.frequencyPatches
             guard (tokens - 2) % fPatches == 0 else { throw fail("v.pos_embed has \(tokens) tokens, not 2 + \(fPatches)·t") }
             let t = (tokens - 2) / fPatches
-            let frames = options.frames ?? args["frame_length"].map { Int($0) } ?? (t - 1) * model.config.timeStride + model.config.patchSize
+            let frames = try options.frames ?? frameLength() ?? (t - 1) * model.config.timeStride + model.config.patchSize
             guard model.config.timePatches(frames: frames) == t else {
                 throw fail("\(frames) frames give \(model.config.timePatches(frames: frames)) time patches, the checkpoint has \(t); pass --frames")
             }
@@ -132,7 +139,7 @@ public enum IPETCheckpointConverter {
                 throw fail("v.pos_embed differs from the backbone's position table adapted to \(frames) frames by \(diff)")
             }
             store.remove(positionName)
-            try compare(store, with: backbone, path: path, tolerance: options.tolerance)
+            try compare(store, with: backbone, path: path, tolerance: options.tolerance, except: [positionName])
             preprocessing += [("num_mel_bins", .int(model.config.melBins)), ("max_length", .int(frames)),
                               ("mean", .double(options.mean ?? args["dataset_mean"] ?? backbone.spectrogram!.mean)),
                               ("std", .double(options.std ?? args["dataset_std"] ?? backbone.spectrogram!.std)),
@@ -143,6 +150,7 @@ public enum IPETCheckpointConverter {
             for l in 0..<layers {
                 let q = "wav2vec2.encoder.layers.\(l)."
                 if let p = all[q + "embed_prompt"] {
+                    guard p.count > 0, p.count % d == 0 else { throw fail(q + "embed_prompt has shape \(p.shape), not [1, k, \(d)]") }
                     k = p.count / d
                     packTensors.append(("prompts.\(l)", p.reshaped([k, d])))
                 }
@@ -164,7 +172,7 @@ public enum IPETCheckpointConverter {
             try compare(store, with: backbone, path: path, tolerance: options.tolerance)
             frozen = store.tensors.map { ($0.key, $0.value) }
             preprocessing += [("do_normalize", .bool(false)),
-                              ("crop_samples", args["frame_length"].map { JSONValue.int(Int($0) * 160) } ?? .null)]
+                              ("crop_samples", try frameLength().map { JSONValue.int($0 * 160) } ?? .null)]
         }
         _ = frozen
         let inDim = backbone.architecture == .ast ? d : 2 * d
@@ -176,6 +184,10 @@ public enum IPETCheckpointConverter {
         guard labels.count == classes else { throw fail("\(labels.count) labels for a head with \(classes) outputs") }
         packTensors += [("head.norm.weight", norm.0), ("head.norm.bias", norm.1), ("head.linear.weight", linear.0), ("head.linear.bias", linear.1)]
         let scale = options.adapterScale ?? args["adapter_scalar"].map(Float.init) ?? 0.1
+        guard scale.isFinite else { throw fail("args.adapter_scalar is not a finite number") }
+        guard !frozen.isEmpty else {
+            throw fail("no frozen backbone tensors in the checkpoint, so nothing shows it was tuned from \(backbone.source)")
+        }
         var writer = SafeTensorsWriter(metadata: [
             ("format", "pt"), ("ipet.format", AdapterPack.formatName), ("ipet.version", "1.0"),
             ("ipet.backbone", JSONValue.object([
@@ -195,17 +207,40 @@ public enum IPETCheckpointConverter {
             ("ipet.provenance", JSONValue.object([("converted_from", .string(path)), ("converter", .string("ipet convert --ipet-checkpoint"))]).compactText),
         ])
         for (name, t) in packTensors { writer.add(.init(name: name, shape: t.shape, floats: t.array, as: options.dtype)) }
-        try writer.write(to: output)
+        // Write beside the target, then load the result as any pack is loaded (metadata ranges, every implied tensor
+        // with its shape, finite values, the backbone match); only a pack that passes replaces `output`.
+        let staged = output + ".check-\(getpid())"
+        try writer.write(to: staged)
+        do {
+            let pack = try AdapterPack(path: staged)
+            if case let .mismatch(message, _) = PackVerification.check(pack, against: backbone) { throw fail(message) }
+        } catch {
+            unlink(staged)
+            throw fail("the checkpoint does not make a valid pack: \(PipelineFailure(error, path: staged).message)")
+        }
+        guard rename(staged, output) == 0 else {
+            unlink(staged)
+            throw fail("cannot write \(output): \(String(cString: strerror(errno)))")
+        }
         return Result(promptTokens: k, bottleneck: b, labels: classes, comparedTensors: frozen.count)
     }
 
-    /// Every frozen tensor must exist in the backbone with the same shape and values (within `tolerance`).
-    static func compare(_ store: WeightStore, with backbone: Backbone, path: String, tolerance: Float) throws {
+    /// Every frozen tensor must exist in the backbone with the same shape and values (within `tolerance`), and every
+    /// backbone tensor must be among them (`except` the ones compared separately).
+    static func compare(_ store: WeightStore, with backbone: Backbone, path: String, tolerance: Float, except: Set<String> = []) throws {
+        let expected = backbone.weights.names.filter {
+            BackboneFingerprint.isBackboneTensor($0, architecture: backbone.architecture) && !except.contains($0)
+        }
+        let absent = expected.filter { store.tensors[$0] == nil }
+        if let first = absent.first {
+            throw PackError(path: path, message: "the checkpoint lacks \(absent.count) of the backbone's \(expected.count) frozen tensors "
+                            + "(e.g. \(first)), so it cannot be shown to be tuned from \(backbone.source)")
+        }
         for (name, t) in store.tensors {
             guard let mine = backbone.weights.tensors[name] else {
                 throw PackError(path: path, message: "frozen tensor \(store.originalNames[name] ?? name) has no counterpart \(name) in \(backbone.source)")
             }
-            guard mine.count == t.count else {
+            guard mine.shape.filter({ $0 != 1 }) == t.shape.filter({ $0 != 1 }) else {
                 throw PackError(path: path, message: "frozen tensor \(store.originalNames[name] ?? name) has shape \(t.shape), the backbone's \(name) \(mine.shape)")
             }
             let diff = maxDifference(mine, t)
@@ -215,9 +250,15 @@ public enum IPETCheckpointConverter {
         }
     }
 
+    /// Largest |a − b|; infinity when the sizes differ or either side holds a NaN (which `max` would drop).
     static func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
+        guard a.count == b.count else { return .infinity }
         var worst: Float = 0
-        for i in 0..<min(a.count, b.count) { worst = max(worst, abs(a.data[i] - b.data[i])) }
+        for i in 0..<a.count {
+            let d = abs(a.data[i] - b.data[i])
+            if d.isNaN { return .infinity }
+            worst = max(worst, d)
+        }
         return worst
     }
 }

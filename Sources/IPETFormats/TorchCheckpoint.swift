@@ -319,6 +319,11 @@ public final class TorchCheckpoint: @unchecked Sendable {
             throw fail(.storageSizeMismatch(record: recordName, declared: declared, actual: record.compressedSize))
         }
         let elements = ref.elementCount
+        // A broadcast view (stride 0) holds more elements than its storage; materialising it allocates what the pickle
+        // declares, so only small ones are read (16 M elements: far beyond any real checkpoint's expanded buffers).
+        guard elements <= declared / width || elements <= 1 << 24 else {
+            throw fail(.broadcastView(elements: elements, storageElements: declared / width))
+        }
         let storageRange = record.dataRange
         var byteRange: Range<Int>?
         if ref.isContiguous {
@@ -385,6 +390,9 @@ public struct TorchCheckpointError: Error, CustomStringConvertible, Sendable, Eq
         case storageSizeMismatch(record: String, declared: Int, actual: Int)
         case duplicateName(String)
         case nonContiguous(shape: [Int], strides: [Int])
+        /// A view with far more elements than its storage holds (stride 0, as `expand()` makes): materialising it
+        /// would allocate what the pickle declares, not what the file holds.
+        case broadcastView(elements: Int, storageElements: Int)
         case missingTensor
         case unsupportedDType(String)
     }
@@ -424,6 +432,9 @@ public struct TorchCheckpointError: Error, CustomStringConvertible, Sendable, Eq
             return "storage record \(printableUntrusted(record)) is \(actual) bytes but the pickle declares \(declared)"
         case let .duplicateName(other):
             return "two tensors have the same name once \"module.\" is stripped (the other is \"\(printableUntrusted(other))\")"
+        case let .broadcastView(elements, storageElements):
+            return "tensor is a broadcast view (stride 0) of \(elements) elements over a storage of \(storageElements); "
+                + "re-save it with .contiguous() or .clone()"
         case let .nonContiguous(shape, strides):
             return "tensor is a strided view (size \(shape), stride \(strides)) and has no contiguous byte range; use contiguousBytes or floats"
         case .missingTensor: return "no such tensor"

@@ -283,6 +283,23 @@ final class HardeningTests: XCTestCase {
         }
     }
 
+    /// `convert --ipet-checkpoint` only writes a pack that loads and verifies: a checkpoint for another backbone (no
+    /// frozen tensor of it) is refused, and no output file is left behind.
+    func testIPETCheckpointsThatDoNotMakeAValidPackAreRefused() throws {
+        let out = Fixtures.temporaryDirectory("hardening").appendingPathComponent("p.ipet").path
+        let result = try CommandRunner.run(["convert", "--ipet-checkpoint", Fixtures.path("original/ipet-ast-tiny-a-short.pth"),
+                                            "--backbone", Fixtures.path("wav2vec2/gn-postln"), out])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(result.stderr.contains("the checkpoint lacks 50 of the backbone's 50 frozen tensors"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let ok = try CommandRunner.run(["convert", "--ipet-checkpoint", Fixtures.path("original/ipet-w2v2-gn-postln.pth"),
+                                        "--backbone", Fixtures.path("wav2vec2/gn-postln"), out])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(try CommandRunner.run(["pack", "verify", out, "--backbone", Fixtures.path("wav2vec2/gn-postln")]).status, 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent)
+        XCTAssertEqual(leftovers, ["p.ipet"])
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")

@@ -98,6 +98,15 @@ final class TorchCheckpointTests: XCTestCase {
     }
 
     /// Strided views are kept as saved: no contiguous byte range, but `floats` gathers them in row-major order.
+    /// A stride-0 view of 2^60 elements over one stored float is refused when the file is opened, by size, before
+    /// anything of the declared size is allocated (small broadcast views, as in noncontig.pth, still read).
+    func testHugeBroadcastViewsAreRefusedBySize() {
+        XCTAssertThrowsError(try TorchCheckpoint(path: Fixtures.path("torch/broadcast-huge.pth"))) { error in
+            XCTAssertTrue("\(error)".contains("broadcast view (stride 0) of 1152921504606846976 elements"), "\(error)")
+            XCTAssertTrue("\(error)".contains("broadcast-huge.pth"), "\(error)")
+        }
+    }
+
     func testNonContiguousTensorsAreCopiedIntoRowMajorOrder() throws {
         let file = try checkpoint("noncontig.pth")
         let expected = try expectations("noncontig.pth")
