@@ -65,7 +65,10 @@ public final class Backbone: @unchecked Sendable {
             let astConfig = try ASTConfiguration(config: checkpoint.config, source: checkpoint.source)
             let ast = try AudioSpectrogramTransformer(config: astConfig, weights: checkpoint.weights)
             model = .ast(ast)
-            var features = try SpectrogramFeatures.Configuration(preprocessorConfig: pre ?? .object([]))
+            var features: SpectrogramFeatures.Configuration
+            do { features = try SpectrogramFeatures.Configuration(preprocessorConfig: pre ?? .object([])) } catch {
+                throw FileError(path: checkpoint.source, reason: "\(error)")
+            }
             // The model's config is authoritative for shapes the weights were built for.
             features.melBins = astConfig.melBins
             features.maxLength = astConfig.maxLength
@@ -78,7 +81,10 @@ public final class Backbone: @unchecked Sendable {
             let w2v = try Wav2Vec2Model(config: w2vConfig, weights: checkpoint.weights)
             let head = try Wav2Vec2Head.load(config: w2vConfig, weights: checkpoint.weights)
             model = .wav2vec2(w2v, head: head)
-            let normalizer = try WaveformNormalizer.Configuration(preprocessorConfig: pre ?? .object([]))
+            let normalizer: WaveformNormalizer.Configuration
+            do { normalizer = try WaveformNormalizer.Configuration(preprocessorConfig: pre ?? .object([])) } catch {
+                throw FileError(path: checkpoint.source, reason: "\(error)")
+            }
             waveform = normalizer
             spectrogram = nil
             sampleRate = normalizer.samplingRate

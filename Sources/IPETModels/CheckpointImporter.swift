@@ -54,17 +54,21 @@ public enum CheckpointImporter {
         if let configOverride {
             config = configOverride
         } else if let text = metadataValue("config") {
-            config = try JSONParser.parse(text)
+            do { config = try JSONParser.parse(text) } catch {
+                throw FileError(path: path, reason: "metadata \"config\" is not valid JSON: \(error)")
+            }
         } else if FileManager.default.fileExists(atPath: configPath) {
             config = try JSONFile.read(configPath)
         } else if timm {
             config = try TimmAST.inferConfig(tensors, source: path)
         } else {
-            throw FileError(path: path, reason: "no config: pass the model folder (config.json beside the weights), or convert the file with `ipet convert`")
+            throw FileError(path: path, reason: "no config: pass the model folder (config.json beside the weights), or give one with `ipet convert FILE OUT --config config.json`")
         }
         var preprocessor: JSONValue?
         if let text = metadataValue("preprocessor_config") {
-            preprocessor = try JSONParser.parse(text)
+            do { preprocessor = try JSONParser.parse(text) } catch {
+                throw FileError(path: path, reason: "metadata \"preprocessor_config\" is not valid JSON: \(error)")
+            }
         } else if FileManager.default.fileExists(atPath: preprocessorPath) {
             preprocessor = try JSONFile.read(preprocessorPath)
         }

@@ -300,6 +300,20 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(leftovers, ["p.ipet"])
     }
 
+    /// Errors quoting file contents name the file and stay one harmless line (control characters escaped).
+    func testErrorsQuotingFileContentsAreNamedAndEscaped() throws {
+        let model = Fixtures.temporaryDirectory("hardening").appendingPathComponent("m")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a"), toPath: model.path)
+        try "{\"feature_extractor_type\": \"X\\u001b[31mY\\nZ\"}".write(to: model.appendingPathComponent("preprocessor_config.json"),
+                                                                        atomically: true, encoding: .utf8)
+        let result = try CommandRunner.run(["predict", "--backbone", model.path, Fixtures.path("audio/tone440_2s_16k.wav")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.hasPrefix("error: \(model.path): "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("X\\u{1b}[31mY\\u{a}Z"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("\u{1b}"), "raw escape in \(result.stderr)")
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+    }
+
     /// A clip of one frame cannot feed mean and standard-deviation pooling: say so, do not blame the audio's level.
     func testOneFrameClipsAreRefusedByStatisticsPooling() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
