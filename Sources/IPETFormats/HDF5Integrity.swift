@@ -11,8 +11,89 @@
 ///   free-block list without detecting cycles, allocating a node per step until memory runs out. We walk each list
 ///   with a step bound and bounds checks.
 ///
+/// - Old-style group nodes: a version-1 B-tree node (`TREE`) of a group, or a symbol-table node (`SNOD`), holding an
+///   address past the end of the file — notably the "undefined address" 0xFF…FF — makes libhdf5 1.10.8 read through
+///   a NULL buffer (a segfault found by mutating `tf_model.h5`). Every child / sibling / object-header / cached
+///   B-tree and heap address in those nodes must lie inside the file (siblings may be undefined).
+///
 /// Global heaps (variable-length strings) are not read by libhdf5 at all: see `readVariableLengthStrings`.
 enum HDF5Integrity {
+    static let undefinedAddress = UInt64.max
+
+    /// Every group B-tree node and symbol-table node in `bytes` must point inside the file. Returns the first problem.
+    static func checkGroupNodes(_ bytes: UnsafeRawBufferPointer, base: UInt64) -> String? {
+        let count = bytes.count
+        guard count >= 32, let start = bytes.baseAddress, UInt64(count) > base else { return nil }
+        let end = UInt64(count) - base  // addresses are relative to the superblock (after any user block)
+        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        func u16(_ at: Int) -> Int { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self))) }
+        func inside(_ address: UInt64) -> Bool { address < end }
+        for (signature, isTree) in [(Array("TREE".utf8), true), (Array("SNOD".utf8), false)] {
+            var position = 0
+            while position <= count - 24 {
+                guard let hit = memchr(start + position, Int32(signature[0]), count - 24 - position + 1) else { break }
+                let at = start.distance(to: UnsafeRawPointer(hit))
+                position = at + 1
+                guard bytes[at + 1] == signature[1], bytes[at + 2] == signature[2], bytes[at + 3] == signature[3] else { continue }
+                if isTree {
+                    // "TREE", type (0 = group, 1 = chunks), level, entries used, left and right sibling; for a group
+                    // node: key0, child0, key1, child1, …, keyN (8 bytes each).
+                    guard bytes[at + 4] == 0, bytes[at + 5] < 64 else { continue }
+                    let used = u16(at + 6)
+                    for sibling in [u64(at + 8), u64(at + 16)] where sibling != undefinedAddress && !inside(sibling) {
+                        return "group B-tree node at byte \(at): sibling address \(sibling) lies outside the file"
+                    }
+                    guard at + 24 + used * 16 + 8 <= count else {
+                        return "group B-tree node at byte \(at): \(used) entries overrun the file"
+                    }
+                    for i in 0..<used {
+                        let child = u64(at + 24 + i * 16 + 8)
+                        guard inside(child) else { return "group B-tree node at byte \(at): child \(i) address \(child) lies outside the file" }
+                    }
+                } else {
+                    // "SNOD", version 1, reserved 0, number of symbols, then 40-byte entries: name offset, object
+                    // header address, cache type, reserved, 16-byte scratch (cache type 1: B-tree and heap address).
+                    guard bytes[at + 4] == 1, bytes[at + 5] == 0 else { continue }
+                    let symbols = u16(at + 6)
+                    guard at + 8 + symbols * 40 <= count else { return "symbol table node at byte \(at): \(symbols) entries overrun the file" }
+                    for i in 0..<symbols {
+                        let entry = at + 8 + i * 40
+                        guard inside(u64(entry + 8)) else {
+                            return "symbol table node at byte \(at): entry \(i) points to an object header outside the file"
+                        }
+                        let cache = bytes.loadUnaligned(fromByteOffset: entry + 16, as: UInt32.self)
+                        if UInt32(littleEndian: cache) == 1, !inside(u64(entry + 24)) || !inside(u64(entry + 32)) {
+                            return "symbol table node at byte \(at): entry \(i) caches a B-tree or heap address outside the file"
+                        }
+                    }
+                }
+            }
+        }
+        // Symbol-table messages in version-1 object headers: type 0x0011, size 16, flags, 3 reserved zero bytes, then
+        // the group's B-tree and local-heap addresses.
+        var position = 0
+        while position <= count - 24 {
+            guard let hit = memchr(start + position, 0x11, count - 24 - position + 1) else { break }
+            let at = start.distance(to: UnsafeRawPointer(hit))
+            position = at + 1
+            guard bytes[at + 1] == 0, bytes[at + 2] == 0x10, bytes[at + 3] == 0, bytes[at + 5] == 0, bytes[at + 6] == 0,
+                bytes[at + 7] == 0
+            else { continue }
+            let tree = u64(at + 8), heap = u64(at + 16)
+            // Raw data can hold the pattern: only a message naming at least one real B-tree node or local heap counts.
+            func signature(_ address: UInt64) -> [UInt8]? {
+                guard inside(address), address + base + 4 <= UInt64(count) else { return nil }
+                let p = Int(address + base)
+                return [bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]
+            }
+            let real = signature(tree) == Array("TREE".utf8) || signature(heap) == Array("HEAP".utf8)
+            if real && (!inside(tree) || !inside(heap)) {
+                return "symbol-table message at byte \(at): B-tree address \(tree) or heap address \(heap) lies outside the file"
+            }
+        }
+        return nil
+    }
+
     /// Every local heap in `bytes` (file addresses relative to `base`) must have a finite, in-bounds free list.
     /// Returns a description of the first problem, or nil.
     static func checkLocalHeaps(_ bytes: UnsafeRawBufferPointer, base: UInt64) -> String? {
