@@ -37,14 +37,27 @@ public enum CheckpointImporter {
         let folder = isDirectory.boolValue ? url : url.deletingLastPathComponent()
         var tensors: [SourceTensor] = []
         var metadata: [(key: String, value: String)] = []
+        var fileBytes = 0
+        func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
         if isDirectory.boolValue {
             for file in try weightFiles(in: url) {
                 let read = try CheckpointFileFormat.read(file)
                 tensors += read.tensors
+                fileBytes += size(file)
                 if metadata.isEmpty { metadata = read.metadata }
             }
         } else {
             (tensors, metadata) = try CheckpointFileFormat.read(path)
+            fileBytes = size(path)
+        }
+        // Each tensor is checked against its own storage, but many tensors can share one storage (aliases, hard
+        // links) or a compressed dataset can expand a lot: bound what the whole checkpoint may decode to, from its size
+        // on disk (half precision doubles, tied weights repeat; 8× plus 256 MB is far above any real checkpoint).
+        let declared = tensors.reduce(0.0) { $0 + Double($1.shape.reduce(1, *)) * 4 }
+        let budget = 8 * Double(fileBytes) + 256e6
+        guard declared <= budget else {
+            throw FileError(path: path, reason: String(format: "its tensors would decode to %.1f GB from %.1f MB on disk "
+                + "(shared storages, links or compression); refusing", declared / 1e9, Double(fileBytes) / 1e6))
         }
         func metadataValue(_ key: String) -> String? { metadata.first(where: { $0.key == key })?.value }
         let configPath = folder.appendingPathComponent("config.json").path
