@@ -35,10 +35,12 @@ public struct CheckpointInspection: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FileError(path: path, reason: "no such file or directory")
         }
-        if !isDirectory.boolValue, CheckpointFileFormat.detect(path) == nil, let kind = CheckpointFileFormat.foreignKind(path) {
+        // Sniffed once (for HDF5 it opens the file).
+        let detected = isDirectory.boolValue ? nil : CheckpointFileFormat.detect(path)
+        if !isDirectory.boolValue, detected == nil, let kind = CheckpointFileFormat.foreignKind(path) {
             throw FileError(path: path, reason: "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
         }
-        if !isDirectory.boolValue, CheckpointFileFormat.detect(path) == .safetensors {
+        if detected == .safetensors {
             let st = try SafeTensorsFile(path: path)
             if st.metadataValue("ipet.format") == AdapterPack.formatName {
                 let pack = try AdapterPack(path: path)

@@ -180,11 +180,11 @@ public struct ZipError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
-/// Renders untrusted text for an error message: control characters escaped, at most 160 characters.
-func printableUntrusted(_ text: String) -> String {
+/// Renders untrusted text for an error message: control characters escaped, at most `limit` characters.
+public func printableUntrusted(_ text: String, limit: Int = 160) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
-        if out.count >= 160 {
+        if out.count >= limit {
             out += "…"
             break
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IPETFormats
 import IPETTensor
 import Logging
 
@@ -39,23 +40,10 @@ struct ComputeOptions: ParsableArguments {
 
 /// Prints `error: <message>` on stderr and exits with status 1: one line that names the file and the problem.
 func fail(_ error: Error) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(terminalSafe("\(error)"))\n".utf8))
+    // Messages can quote file contents: control characters (a newline, an escape sequence that would recolour the
+    // terminal) are escaped so an error stays one harmless line.
+    FileHandle.standardError.write(Data("error: \(printableUntrusted("\(error)", limit: .max))\n".utf8))
     return ExitCode(1)
-}
-
-/// Messages can quote file contents: control characters (a newline, an escape sequence that would recolour the
-/// terminal) are shown as `\u{…}` so an error stays one harmless line.
-func terminalSafe(_ text: String) -> String {
-    var out = ""
-    out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
-    for scalar in text.unicodeScalars {
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-            out += "\\u{\(String(scalar.value, radix: 16))}"
-        } else {
-            out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }
 
 /// Writes text to standard output without buffering surprises; a failed write (full disk, closed pipe) ends the

@@ -48,10 +48,10 @@ final class OutputSink: Sendable {
     /// Writes `text` with one write call (whole records at once), unbuffered.
     func write(_ text: String) {
         guard !text.isEmpty else { return }
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         let count = bytes.count
         var offset = 0
-        bytes.withUnsafeMutableBytes { buffer in
+        bytes.withUnsafeBytes { buffer in
             while offset < count {
                 let n = Glibc.write(descriptor, buffer.baseAddress! + offset, count - offset)
                 if n < 0 {
