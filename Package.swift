@@ -14,7 +14,6 @@ import PackageDescription
 
 let package = Package(
     name: "ipet-swift",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "IPET", targets: ["IPETEngine"]),
         .executable(name: "ipet", targets: ["ipet"]),
@@ -40,10 +39,7 @@ let package = Package(
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",
-            dependencies: [
-                "IPETFormats", "IPETTensor", .product(name: "Logging", package: "swift-log"),
-                "COpenSSL",
-            ]),
+            dependencies: ["IPETFormats", "IPETTensor", "COpenSSL"]),
         .target(
             name: "IPETEngine",
             dependencies: [
@@ -66,7 +62,8 @@ let package = Package(
         .testTarget(name: "IPETFormatsTests", dependencies: ["IPETFormats", "IPETTestSupport"]),
         .testTarget(name: "IPETTensorTests", dependencies: ["IPETTensor", "IPETTestSupport"]),
         .testTarget(name: "IPETAudioTests", dependencies: ["IPETAudio", "IPETTestSupport"]),
-        .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETEngine", "IPETTestSupport"]),
+        .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETTestSupport"]),
+        .testTarget(name: "IPETEngineTests", dependencies: ["IPETEngine", "IPETModels", "IPETTestSupport"]),
         .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETAudio", "IPETFormats", "IPETTestSupport"]),
     ]
 )

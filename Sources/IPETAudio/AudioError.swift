@@ -1,8 +1,10 @@
+import IPETFormats
+
 /// A file that could not be decoded, naming the file and what was wrong with it.
 ///
 /// Every failure of `AudioDecoder` is one of these, so a batch job can report "which file, and why" without
 /// parsing text; `description` is the one-line message meant for people.
-public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct AudioError: LocatedError, Sendable, Equatable {
     public let path: String
     public let problem: Problem
 
@@ -35,7 +37,8 @@ public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         self.problem = problem
     }
 
-    public var description: String { "\(path): \(problemText)" }
+    public var file: String? { path }
+    public var detail: String { problemText }
 
     public var problemText: String {
         switch problem {

@@ -1,6 +1,8 @@
+import IPETFormats
+
 /// A `preprocessor_config.json` that cannot configure a feature extractor: which file (when read from one),
 /// which key, and what is wrong with it.
-public struct PreprocessorConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct PreprocessorConfigError: LocatedError, Equatable, Sendable {
     public let path: String?
     public let key: String?
     public let reason: String
@@ -16,9 +18,8 @@ public struct PreprocessorConfigError: Error, Equatable, Sendable, CustomStringC
         PreprocessorConfigError(path: path, key: key, reason: reason)
     }
 
-    public var description: String {
-        let place = path.map { "\($0): " } ?? "preprocessor config: "
-        let what = key.map { "\"\($0)\" " } ?? ""
-        return place + what + reason
-    }
+    public var file: String? { path }
+    public var detail: String { (key.map { "\"\($0)\" " } ?? "") + reason }
+
+    public var description: String { (path ?? "preprocessor config") + ": " + detail }
 }

@@ -67,7 +67,7 @@ public final class Backbone: @unchecked Sendable {
             model = .ast(ast)
             var features: SpectrogramFeatures.Configuration
             do { features = try SpectrogramFeatures.Configuration(preprocessorConfig: pre ?? .object([])) } catch {
-                throw FileError(path: checkpoint.source, reason: "\(error)")
+                throw EngineError(path: checkpoint.source, "\(error)")
             }
             // The model's config is authoritative for shapes the weights were built for.
             features.melBins = astConfig.melBins
@@ -83,7 +83,7 @@ public final class Backbone: @unchecked Sendable {
             model = .wav2vec2(w2v, head: head)
             let normalizer: WaveformNormalizer.Configuration
             do { normalizer = try WaveformNormalizer.Configuration(preprocessorConfig: pre ?? .object([])) } catch {
-                throw FileError(path: checkpoint.source, reason: "\(error)")
+                throw EngineError(path: checkpoint.source, "\(error)")
             }
             waveform = normalizer
             spectrogram = nil
@@ -116,5 +116,15 @@ final class FingerprintCache: @unchecked Sendable {
         let v = make()
         cached = v
         return v
+    }
+}
+
+extension Backbone {
+    /// (hidden size, layers, attention heads).
+    public var sizes: (Int, Int, Int) {
+        switch model {
+        case let .ast(m): return (m.config.hiddenSize, m.config.layers, m.config.heads)
+        case let .wav2vec2(m, _): return (m.config.hiddenSize, m.config.layers, m.config.heads)
+        }
     }
 }

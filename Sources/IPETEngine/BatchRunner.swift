@@ -1,4 +1,7 @@
 import Foundation
+import IPETAudio
+import IPETFormats
+import IPETModels
 import IPETTensor
 
 /// Runs tasks over a collection of audio inputs: decoding and feature extraction on a producer thread ahead of
@@ -13,15 +16,20 @@ public final class BatchRunner: @unchecked Sendable {
         public var hop: Double?
         /// One record per window instead of scores averaged over windows.
         public var perWindow = false
+        /// IPET's speaker-embedding protocol instead of windows: this many segments of each task's window length
+        /// per input (`SegmentEmbedder`), each embedded and L2-normalised, reported together in `Answer.segments`.
+        public var segments: Int?
         /// Windows per model call.
         public var batchSize = 1
         /// Inputs decoded ahead of the model.
         public var prefetch = 8
 
-        public init(window: Double? = nil, hop: Double? = nil, perWindow: Bool = false, batchSize: Int = 1, prefetch: Int = 8) {
+        public init(window: Double? = nil, hop: Double? = nil, perWindow: Bool = false, segments: Int? = nil, batchSize: Int = 1,
+                    prefetch: Int = 8) {
             self.window = window
             self.hop = hop
             self.perWindow = perWindow
+            self.segments = segments
             self.batchSize = batchSize
             self.prefetch = prefetch
         }
@@ -37,7 +45,10 @@ public final class BatchRunner: @unchecked Sendable {
         public var logits: [Float]?
         public var scores: [Float]?
         public var embedding: [Float]?
-        public var error: String?
+        /// With `Options.segments`: the L2-normalised embedding of every segment, in order.
+        public var segments: [[Float]]?
+        /// Why this input failed for this task, without the input's file name.
+        public var error: EngineError?
     }
 
     /// Everything produced for one input, in task order.
@@ -90,8 +101,8 @@ public final class BatchRunner: @unchecked Sendable {
         let index: Int
         let item: InputItem
         let windows: [String: [(range: Range<Int>, features: [Float])]]
-        let errors: [String: String]
-        let decodeError: String?
+        let errors: [String: EngineError]
+        let decodeError: EngineError?
     }
 
     func prepare(_ item: InputItem, index: Int) -> Prepared {
@@ -99,37 +110,47 @@ public final class BatchRunner: @unchecked Sendable {
         do {
             samples = try AudioInput.load(item.path, sampleRate: backbone.sampleRate)
         } catch {
-            return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: PipelineFailure(error, path: item.path).message)
+            return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: EngineError(error, about: item.path))
         }
         var windows: [String: [(Range<Int>, [Float])]] = [:]
-        var errors: [String: String] = [:]
+        var errors: [String: EngineError] = [:]
         for task in tasks where windows[task.featureKey] == nil && errors[task.featureKey] == nil {
-            let w = windowSamples(for: task)
-            if w == nil, let limit = task.maximumWholeSamples, samples.count > limit {
-                let rate = Double(backbone.sampleRate)
-                errors[task.featureKey] = String(
-                    format: "%.1f s of audio is longer than the %.0f s a wav2vec 2.0 model takes in one pass (memory grows "
-                        + "with the square of the length); pass --window SECONDS (e.g. --window 30) to score it in windows",
-                    Double(samples.count) / rate, Double(limit) / rate)
-                continue
+            var audio = samples
+            let w: Int?
+            let starts: [Int]
+            if let count = options.segments {
+                let segmenter = SegmentEmbedder(task: task, count: count)
+                w = segmenter.segmentSamples
+                audio = WrapPadding.pad(samples, to: segmenter.segmentSamples)
+                starts = segmenter.starts(length: audio.count)
+            } else {
+                w = windowSamples(for: task)
+                if w == nil, let limit = task.maximumWholeSamples, samples.count > limit {
+                    let rate = Double(backbone.sampleRate)
+                    errors[task.featureKey] = EngineError(path: item.path, String(
+                        format: "%.1f s of audio is longer than the %.0f s a wav2vec 2.0 model takes in one pass (memory grows "
+                            + "with the square of the length)", Double(samples.count) / rate, Double(limit) / rate),
+                        remedy: .scoreInWindows)
+                    continue
+                }
+                starts = Self.windowStarts(length: samples.count, window: w, hop: w.map(hopSamples) ?? 1)
             }
-            let starts = Self.windowStarts(length: samples.count, window: w, hop: w.map(hopSamples) ?? 1)
             var list: [(Range<Int>, [Float])] = []
             do {
                 for s in starts {
-                    let end = w.map { min(samples.count, s + $0) } ?? samples.count
-                    let slice = starts.count == 1 && s == 0 ? samples : Array(samples[s..<end])
+                    let end = w.map { min(audio.count, s + $0) } ?? audio.count
+                    let slice = starts.count == 1 && s == 0 && end == audio.count ? audio : Array(audio[s..<end])
                     list.append((s..<(w.map { s + $0 } ?? end), try task.features(slice, source: item.path)))
                     // All of an input's window features are held at once: bound them (1 GiB) before computing more.
                     if list.count == 1, starts.count * list[0].1.count > Self.maximumPreparedFloats {
-                        throw AudioPipelineError(path: item.path, message: String(
-                            format: "%d windows would hold %.1f GB of features; use a longer --hop", starts.count,
-                            Double(starts.count * list[0].1.count) * 4 / 1e9))
+                        throw EngineError(path: item.path, String(
+                            format: "%d windows would hold %.1f GB of features", starts.count,
+                            Double(starts.count * list[0].1.count) * 4 / 1e9), remedy: .longerHop)
                     }
                 }
                 windows[task.featureKey] = list
             } catch {
-                errors[task.featureKey] = PipelineFailure(error, path: item.path).message
+                errors[task.featureKey] = EngineError(error, about: item.path)
             }
         }
         return Prepared(index: index, item: item, windows: windows, errors: errors, decodeError: nil)
@@ -170,8 +191,8 @@ public final class BatchRunner: @unchecked Sendable {
                     for (w, entry) in list.enumerated() { jobs.append((i, w, entry.features)) }
                 }
             }
-            var outputs: [[TaskModel.Output?]] = group.map { p in Array(repeating: nil, count: p.windows[task.featureKey]?.count ?? 0) }
-            var failures: [Int: String] = [:]
+            var outputs: [[HeadOutput?]] = group.map { p in Array(repeating: nil, count: p.windows[task.featureKey]?.count ?? 0) }
+            var failures: [Int: EngineError] = [:]
             // Equal-length features batch together (AST always; wav2vec 2.0 when clips or windows match).
             let byLength = Dictionary(grouping: jobs.indices, by: { jobs[$0].features.count })
             for length in byLength.keys.sorted() {
@@ -189,21 +210,21 @@ public final class BatchRunner: @unchecked Sendable {
                             do {
                                 outputs[jobs[j].input][jobs[j].window] = try task.run([jobs[j].features], workspace: workspace)[0]
                             } catch {
-                                failures[jobs[j].input] = PipelineFailure(error, path: group[jobs[j].input].item.path).message
+                                failures[jobs[j].input] = EngineError(error, about: group[jobs[j].input].item.path)
                             }
                         }
                     }
                 }
             }
             for (i, p) in group.enumerated() {
-                if let message = p.decodeError ?? p.errors[task.featureKey] ?? failures[i] {
-                    answers[i].append(Answer(task: task, windows: 0, error: message))
+                if let failure = p.decodeError ?? p.errors[task.featureKey] ?? failures[i] {
+                    answers[i].append(Answer(task: task, windows: 0, error: failure))
                     continue
                 }
                 let windowOutputs = outputs[i].map { $0! }
                 if windowOutputs.contains(where: { !$0.isFinite }) {
-                    answers[i].append(Answer(task: task, windows: 0,
-                                             error: AudioPipelineError.nonFinite("the model's output", path: p.item.path).message))
+                    let what = task.embeddingOnly || options.segments != nil ? "the embedding" : "the model's output"
+                    answers[i].append(Answer(task: task, windows: 0, error: EngineError.nonFinite(what, path: p.item.path)))
                     continue
                 }
                 let ranges = p.windows[task.featureKey]!.map(\.range)
@@ -215,8 +236,15 @@ public final class BatchRunner: @unchecked Sendable {
 
     /// Per-window answers, or one answer with logits, scores and embeddings averaged over the windows (scores
     /// are averaged after the activation, as IPET evaluates GTZAN).
-    func combine(task: TaskModel, outputs: [TaskModel.Output], ranges: [Range<Int>]) -> [Answer] {
+    func combine(task: TaskModel, outputs: [HeadOutput], ranges: [Range<Int>]) -> [Answer] {
         let rate = Double(backbone.sampleRate)
+        if options.segments != nil {
+            guard outputs.allSatisfy({ $0.embedding != nil }) else {
+                return [Answer(task: task, windows: 0, error: EngineError(
+                    "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)"))]
+            }
+            return [Answer(task: task, windows: outputs.count, segments: outputs.map { SegmentEmbedder.normalized($0.embedding!) })]
+        }
         let perWindow = outputs.enumerated().map { w, out in
             Answer(task: task, start: Double(ranges[w].lowerBound) / rate, end: Double(ranges[w].upperBound) / rate, windows: 1,
                    logits: out.logits, scores: out.logits.map(task.activation.apply), embedding: out.embedding)

@@ -21,7 +21,7 @@ public enum CheckpointConverter {
         input: String, output: String, dtype: DType = .f32, format: OutputFormat = .safetensors, config: JSONValue? = nil
     ) throws -> Result {
         guard [.f32, .f16, .bf16].contains(dtype) else {
-            throw PackError(path: output, message: "--dtype must be f32, f16 or bf16")
+            throw EngineError(path: output, "cannot store weights as \(dtype.rawValue): only F32, F16 or BF16")
         }
         let checkpoint = try CheckpointImporter.load(input, configOverride: config)
         // The configuration must describe these weights: build the model once (missing tensors, wrong shapes, layers

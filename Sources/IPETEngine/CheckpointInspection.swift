@@ -33,12 +33,12 @@ public struct CheckpointInspection: Sendable {
     public static func inspect(_ path: String) throws -> CheckpointInspection {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FileError(path: path, reason: "no such file or directory")
+            throw EngineError(path: path, "no such file or directory")
         }
         // Sniffed once (for HDF5 it opens the file).
         let detected = isDirectory.boolValue ? nil : CheckpointFileFormat.detect(path)
         if !isDirectory.boolValue, detected == nil, let kind = CheckpointFileFormat.foreignKind(path) {
-            throw FileError(path: path, reason: "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
+            throw EngineError(path: path, "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
         }
         if detected == .safetensors {
             let st = try SafeTensorsFile(path: path)
@@ -60,7 +60,7 @@ public struct CheckpointInspection: Sendable {
         if isDirectory.boolValue {
             let folder = URL(fileURLWithPath: path)
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
-                throw FileError(path: path, reason: "not a model folder: config.json is missing")
+                throw EngineError(path: path, "not a model folder: config.json is missing")
             }
             files = try CheckpointImporter.weightFiles(in: folder)
         } else {

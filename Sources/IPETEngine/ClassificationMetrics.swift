@@ -38,7 +38,7 @@ public struct ClassificationMetrics: Sendable {
         var confusion = Array(repeating: Array(repeating: 0, count: n), count: n)
         var correct = 0, correct5 = 0
         for (t, s) in zip(truth, scores) {
-            let order = s.indices.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }
+            let order = ScoreRanking.order(s)
             guard let best = order.first, let first = t.first else { continue }
             if t.contains(best) { correct += 1 }
             if order.prefix(5).contains(where: t.contains) { correct5 += 1 }

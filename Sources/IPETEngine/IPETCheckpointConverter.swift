@@ -72,7 +72,7 @@ public enum IPETCheckpointConverter {
 
     public static func convert(checkpoint path: String, backbone: Backbone, output: String, options: Options = Options()) throws -> Result {
         let (all, args) = try readTensors(path)
-        func fail(_ m: String) -> PackError { PackError(path: path, message: m) }
+        func fail(_ m: String, remedy: EngineError.Remedy? = nil) -> EngineError { EngineError(path: path, m, remedy: remedy) }
         let (d, layers, heads) = backbone.sizes
         /// The checkpoint's `args.frame_length` (training input length), when it is a sane whole number.
         func frameLength() throws -> Int? {
@@ -131,7 +131,7 @@ public enum IPETCheckpointConverter {
             let t = (tokens - 2) / fPatches
             let frames = try options.frames ?? frameLength() ?? (t - 1) * model.config.timeStride + model.config.patchSize
             guard model.config.timePatches(frames: frames) == t else {
-                throw fail("\(frames) frames give \(model.config.timePatches(frames: frames)) time patches, the checkpoint has \(t); pass --frames")
+                throw fail("\(frames) frames give \(model.config.timePatches(frames: frames)) time patches, the checkpoint has \(t)", remedy: .giveFrames)
             }
             let expected = try model.positionEmbeddings(forFrames: frames)
             let diff = maxDifference(expected, table.reshaped([tokens, d]))
@@ -216,7 +216,7 @@ public enum IPETCheckpointConverter {
             if case let .mismatch(message, _) = PackVerification.check(pack, against: backbone) { throw fail(message) }
         } catch {
             unlink(staged)
-            throw fail("the checkpoint does not make a valid pack: \(PipelineFailure(error, path: staged).message)")
+            throw fail("the checkpoint does not make a valid pack: \(detail(of: error, about: staged))")
         }
         guard rename(staged, output) == 0 else {
             unlink(staged)
@@ -233,19 +233,19 @@ public enum IPETCheckpointConverter {
         }
         let absent = expected.filter { store.tensors[$0] == nil }
         if let first = absent.first {
-            throw PackError(path: path, message: "the checkpoint lacks \(absent.count) of the backbone's \(expected.count) frozen tensors "
+            throw EngineError(path: path, "the checkpoint lacks \(absent.count) of the backbone's \(expected.count) frozen tensors "
                             + "(e.g. \(first)), so it cannot be shown to be tuned from \(backbone.source)")
         }
         for (name, t) in store.tensors {
             guard let mine = backbone.weights.tensors[name] else {
-                throw PackError(path: path, message: "frozen tensor \(store.originalNames[name] ?? name) has no counterpart \(name) in \(backbone.source)")
+                throw EngineError(path: path, "frozen tensor \(store.originalNames[name] ?? name) has no counterpart \(name) in \(backbone.source)")
             }
             guard mine.shape.filter({ $0 != 1 }) == t.shape.filter({ $0 != 1 }) else {
-                throw PackError(path: path, message: "frozen tensor \(store.originalNames[name] ?? name) has shape \(t.shape), the backbone's \(name) \(mine.shape)")
+                throw EngineError(path: path, "frozen tensor \(store.originalNames[name] ?? name) has shape \(t.shape), the backbone's \(name) \(mine.shape)")
             }
             let diff = maxDifference(mine, t)
             guard diff <= tolerance else {
-                throw PackError(path: path, message: "frozen tensor \(store.originalNames[name] ?? name) differs from the backbone's \(name) by \(diff): this checkpoint was not tuned from \(backbone.source)")
+                throw EngineError(path: path, "frozen tensor \(store.originalNames[name] ?? name) differs from the backbone's \(name) by \(diff): this checkpoint was not tuned from \(backbone.source)")
             }
         }
     }

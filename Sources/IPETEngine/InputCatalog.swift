@@ -38,7 +38,7 @@ public enum InputCatalog {
             let key = URL(fileURLWithPath: item.path).standardizedFileURL.path
             guard seen.insert(key).inserted else { return }
             if let other = fileByName[item.name], other != key {
-                throw AudioPipelineError(path: item.path, message: "has the same output name \"\(item.name)\" as \(other); "
+                throw EngineError(path: item.path, "has the same output name \"\(item.name)\" as \(other); "
                                          + "records would be ambiguous (list the files relative to one folder)")
             }
             fileByName[item.name] = key
@@ -50,7 +50,7 @@ public enum InputCatalog {
             let ext = (input as NSString).pathExtension.lowercased()
             if exists, !isDirectory.boolValue, ["csv", "jsonl", "tsv"].contains(ext) || (ext == "json" && isJSONLines(input)) {
                 let listed = try manifest(input)
-                guard !listed.isEmpty else { throw AudioPipelineError(path: input, message: "the manifest lists no files") }
+                guard !listed.isEmpty else { throw EngineError(path: input, "the manifest lists no files") }
                 for item in listed { try add(item) }
                 continue
             }
@@ -59,7 +59,7 @@ public enum InputCatalog {
                 continue
             }
             guard let walker = FileManager.default.enumerator(atPath: input) else {
-                throw AudioPipelineError(path: input, message: "cannot list folder")
+                throw EngineError(path: input, "cannot list folder")
             }
             var found: [String] = []
             while let relative = walker.nextObject() as? String {
@@ -70,7 +70,7 @@ public enum InputCatalog {
             }
             guard !found.isEmpty else {
                 // Most likely a wrong folder or a --ext that matches nothing; running on nothing would look like success.
-                throw AudioPipelineError(path: input, message: "no audio files in this folder (looked for "
+                throw EngineError(path: input, "no audio files in this folder (looked for "
                                          + extensions.sorted().map { "." + $0 }.joined(separator: ", ") + ")")
             }
             for relative in found.sorted() {
@@ -96,7 +96,7 @@ public enum InputCatalog {
     public static func manifest(_ path: String) throws -> [InputItem] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw AudioPipelineError(path: path, message: "cannot read manifest: \(error.localizedDescription)")
+            throw EngineError(path: path, "cannot read manifest: \(error.localizedDescription)")
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).path }
@@ -116,16 +116,16 @@ public enum InputCatalog {
                 guard let names = header else {
                     header = fields.map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
                     guard header!.contains(where: pathKeys.contains) else {
-                        throw AudioPipelineError(path: path, message: "the header row has no path column (one of \(pathKeys.joined(separator: ", ")))")
+                        throw EngineError(path: path, "the header row has no path column (one of \(pathKeys.joined(separator: ", ")))")
                     }
                     continue
                 }
                 guard fields.count == names.count else {
-                    throw AudioPipelineError(path: path, message: "line \(number + 1): \(fields.count) fields, the header has \(names.count)")
+                    throw EngineError(path: path, "line \(number + 1): \(fields.count) fields, the header has \(names.count)")
                 }
                 let row = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
                 guard let p = pathKeys.lazy.compactMap({ row[$0] }).first, !p.isEmpty else {
-                    throw AudioPipelineError(path: path, message: "line \(number + 1): empty path")
+                    throw EngineError(path: path, "line \(number + 1): empty path")
                 }
                 items.append(InputItem(path: resolve(p), name: p, labels: labels(labelKeys.lazy.compactMap { row[$0] }.first)))
             }
@@ -135,10 +135,10 @@ public enum InputCatalog {
                 if line.isEmpty { continue }
                 let object: JSONValue
                 do { object = try JSONParser.parse(line) } catch {
-                    throw AudioPipelineError(path: path, message: "line \(number + 1): \(error)")
+                    throw EngineError(path: path, "line \(number + 1): \(error)")
                 }
                 guard let p = pathKeys.lazy.compactMap({ object[$0]?.string }).first else {
-                    throw AudioPipelineError(path: path, message: "line \(number + 1): no \"path\" field")
+                    throw EngineError(path: path, "line \(number + 1): no \"path\" field")
                 }
                 var l: [String] = []
                 for key in labelKeys {

@@ -1,9 +1,13 @@
 import Foundation
+import IPETAudio
+import IPETModels
 import IPETTensor
 
-/// IPET's speaker-embedding protocol (IPET.md §4.4): an utterance shorter than one segment is wrap-padded to it;
-/// `count` segments start at `linspace(0, length − segment, count)` (truncated to whole samples); each is
-/// embedded by the task's head and L2-normalised. The result is `[count][dim]`.
+/// IPET's speaker-embedding protocol (`docs/ipet-method.md` §4.4): an utterance shorter than one segment is
+/// wrap-padded to it; `count` segments start at `linspace(0, length − segment, count)` (truncated to whole
+/// samples); each is embedded by the task's head and L2-normalised. The result is `[count][dim]`.
+///
+/// `BatchRunner` follows the same protocol for many files (`Options.segments`); `embed` does one utterance.
 public struct SegmentEmbedder: Sendable {
     public let task: TaskModel
     public let count: Int
@@ -26,13 +30,18 @@ public struct SegmentEmbedder: Sendable {
         return (0..<count).map { $0 == count - 1 ? span : Int(Double($0) * step) }
     }
 
+    /// `e / max(‖e‖, 1e-12)`, as torch's `F.normalize`.
+    public static func normalized(_ e: [Float]) -> [Float] {
+        let norm = e.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        return e.map { Float(Double($0) / max(norm, 1e-12)) }
+    }
+
     public func embed(_ samples: [Float], source: String, workspace: Workspace = Workspace()) throws -> [[Float]] {
-        guard !samples.isEmpty else { throw AudioPipelineError(path: source, message: "no samples") }
-        var audio = samples
-        while audio.count < segmentSamples { audio += samples.prefix(segmentSamples - audio.count) }
+        guard !samples.isEmpty else { throw EngineError(path: source, "no samples") }
+        let audio = WrapPadding.pad(samples, to: segmentSamples)
         // Segments run a few at a time, so memory does not grow with the number of segments.
         let segmentStarts = starts(length: audio.count)
-        var outputs: [TaskModel.Output] = []
+        var outputs: [HeadOutput] = []
         for chunk in stride(from: 0, to: segmentStarts.count, by: 8) {
             let features = try segmentStarts[chunk..<min(chunk + 8, segmentStarts.count)].map { s in
                 try task.features(Array(audio[s..<(s + segmentSamples)]), source: source)
@@ -41,11 +50,10 @@ public struct SegmentEmbedder: Sendable {
         }
         return try outputs.map { out in
             guard let e = out.embedding else {
-                throw AudioPipelineError(path: source, message: "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)")
+                throw EngineError(path: source, "\(task.name) has no embedding head (a speaker pack or an x-vector checkpoint)")
             }
-            guard out.isFinite else { throw AudioPipelineError.nonFinite("the embedding", path: source) }
-            let norm = e.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            return e.map { Float(Double($0) / max(norm, 1e-12)) }
+            guard out.isFinite else { throw EngineError.nonFinite("the embedding", path: source) }
+            return Self.normalized(e)
         }
     }
 }

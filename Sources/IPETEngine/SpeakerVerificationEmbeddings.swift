@@ -29,12 +29,12 @@ public struct ClosureEmbeddingProvider: EmbeddingProvider {
 /// list, of shape `[segments, dim]` (or `[dim]` for one vector). Any float dtype reads (F32, F16, BF16, F64); we
 /// write F32 `[segments, dim]`.
 public enum SpeakerEmbeddingFile {
-    public static func read(path: String) throws(SpeakerVerificationError) -> [String: [[Float]]] {
+    public static func read(path: String) throws(EngineError) -> [String: [[Float]]] {
         let file: SafeTensorsFile
         do {
             file = try SafeTensorsFile(path: path)
         } catch {
-            throw SpeakerVerificationError("\(error)")
+            throw EngineError("\(error)")
         }
         var out: [String: [[Float]]] = [:]
         out.reserveCapacity(file.tensors.count)
@@ -43,7 +43,7 @@ public enum SpeakerEmbeddingFile {
             do {
                 values = try file.floats(info.name)
             } catch {
-                throw SpeakerVerificationError("\(error)")
+                throw EngineError("\(error)")
             }
             switch info.shape.count {
             case 1 where info.shape[0] > 0:
@@ -52,7 +52,7 @@ public enum SpeakerEmbeddingFile {
                 let dim = info.shape[1]
                 out[info.name] = (0..<info.shape[0]).map { Array(values[($0 * dim)..<(($0 + 1) * dim)]) }
             default:
-                throw SpeakerVerificationError(
+                throw EngineError(
                     path: path, "tensor \"\(info.name)\" has shape \(info.shape); an embedding is [segments, dim] or [dim]")
             }
         }
@@ -62,20 +62,20 @@ public enum SpeakerEmbeddingFile {
     /// Writes every utterance as an F32 `[segments, dim]` tensor (sorted by key), atomically.
     public static func write(
         _ embeddings: [String: [[Float]]], to path: String, metadata: [(key: String, value: String)] = []
-    ) throws(SpeakerVerificationError) {
+    ) throws(EngineError) {
         var writer = SafeTensorsWriter(metadata: [("format", "pt")] + metadata)
         for key in embeddings.keys.sorted() {
             let segments = embeddings[key]!
             let dim = segments.first?.count ?? 0
             guard dim > 0, segments.allSatisfy({ $0.count == dim }) else {
-                throw SpeakerVerificationError(path: path, "utterance \"\(key)\" has segments of different or zero dimension")
+                throw EngineError(path: path, "utterance \"\(key)\" has segments of different or zero dimension")
             }
             writer.add(.init(name: key, shape: [segments.count, dim], floats: segments.flatMap { $0 }))
         }
         do {
             try writer.write(to: path)
         } catch {
-            throw SpeakerVerificationError("\(error)")
+            throw EngineError("\(error)")
         }
     }
 }
@@ -93,7 +93,7 @@ public final class SpeakerEmbeddingCache {
     private var provider: (any EmbeddingProvider)?
 
     /// Reads `path` when the file exists; otherwise starts empty.
-    public init(path: String?) throws(SpeakerVerificationError) {
+    public init(path: String?) throws(EngineError) {
         self.path = path
         if let path, FileManager.default.fileExists(atPath: path) {
             embeddings = try SpeakerEmbeddingFile.read(path: path)
@@ -121,10 +121,10 @@ public final class SpeakerEmbeddingCache {
             do {
                 segments = try provider!.segmentEmbeddings(audioFile: item.audio)
             } catch {
-                throw SpeakerVerificationError(path: item.audio, PipelineFailure(error, path: item.audio).message)
+                throw EngineError(path: item.audio, detail(of: error, about: item.audio))
             }
             guard let dim = segments.first?.count, dim > 0, segments.allSatisfy({ $0.count == dim }) else {
-                throw SpeakerVerificationError(path: item.audio, "the embedding provider returned no or uneven segment embeddings")
+                throw EngineError(path: item.audio, "the embedding provider returned no or uneven segment embeddings")
             }
             embeddings[item.key] = segments
             unsaved += 1
@@ -140,7 +140,7 @@ public final class SpeakerEmbeddingCache {
     }
 
     /// Rewrites the file (atomically) when embeddings were computed since the last save; a no-op otherwise.
-    public func save(metadata: [(key: String, value: String)] = []) throws(SpeakerVerificationError) {
+    public func save(metadata: [(key: String, value: String)] = []) throws(EngineError) {
         guard unsaved > 0, let path else { return }
         try SpeakerEmbeddingFile.write(embeddings, to: path, metadata: metadata)
         unsaved = 0

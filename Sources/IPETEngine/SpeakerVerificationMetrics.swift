@@ -1,29 +1,5 @@
 import Foundation
 
-/// What went wrong in speaker verification: metrics, trial lists, score files, embeddings, normalisation.
-/// The description is one line that names the file (and line) or the utterance when there is one.
-public struct SpeakerVerificationError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// The file the problem is in, when it comes from one.
-    public let path: String?
-    /// 1-based line number inside `path`.
-    public let line: Int?
-    public let message: String
-
-    public init(path: String? = nil, line: Int? = nil, _ message: String) {
-        self.path = path
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String {
-        switch (path, line) {
-        case let (path?, line?): return "\(path):\(line): \(message)"
-        case let (path?, nil): return "\(path): \(message)"
-        default: return message
-        }
-    }
-}
-
 /// The detection error trade-off of a set of scored trials: one operating point per distinct score.
 ///
 /// A trial is accepted when `score >= threshold`. The thresholds are `+∞` (reject everything) followed by every
@@ -41,18 +17,18 @@ public struct DetectionErrorCurve: Sendable {
     public let missRates: [Double]
 
     /// - Throws: when there are no trials, only one class, or a score that is NaN or infinite.
-    public init(_ trials: [(label: Bool, score: Double)]) throws(SpeakerVerificationError) {
-        guard !trials.isEmpty else { throw SpeakerVerificationError("no trials to evaluate") }
+    public init(_ trials: [(label: Bool, score: Double)]) throws(EngineError) {
+        guard !trials.isEmpty else { throw EngineError("no trials to evaluate") }
         var positives = 0
         for (i, trial) in trials.enumerated() {
             guard trial.score.isFinite else {
-                throw SpeakerVerificationError("trial \(i + 1) has score \(trial.score): scores must be finite numbers")
+                throw EngineError("trial \(i + 1) has score \(trial.score): scores must be finite numbers")
             }
             if trial.label { positives += 1 }
         }
         let negatives = trials.count - positives
         guard positives > 0, negatives > 0 else {
-            throw SpeakerVerificationError(
+            throw EngineError(
                 "evaluation needs both target and non-target trials (got \(positives) target, \(negatives) non-target)")
         }
         let sorted = trials.sorted { $0.score > $1.score }
@@ -119,7 +95,7 @@ public struct VerificationMetrics: Sendable, Equatable {
     /// minDCF at p_target = 0.05.
     public let minDCF05: Double
 
-    public init(_ trials: [(label: Bool, score: Double)]) throws(SpeakerVerificationError) {
+    public init(_ trials: [(label: Bool, score: Double)]) throws(EngineError) {
         let curve = try DetectionErrorCurve(trials)
         self.trials = trials.count
         targets = curve.targets

@@ -57,7 +57,7 @@ public struct SpeakerEmbeddingTable: Sendable {
     }
 
     /// - Parameter source: names where the embeddings came from in errors (e.g. the cache file).
-    public init(_ embeddings: [String: [[Float]]], source: String? = nil) throws(SpeakerVerificationError) {
+    public init(_ embeddings: [String: [[Float]]], source: String? = nil) throws(EngineError) {
         let keys = embeddings.keys.sorted()
         var dimension: Int? = nil
         var firstRow = [0]
@@ -65,18 +65,18 @@ public struct SpeakerEmbeddingTable: Sendable {
         for key in keys {
             let segments = embeddings[key]!
             guard !segments.isEmpty else {
-                throw SpeakerVerificationError(path: source, "utterance \"\(key)\" has no segment embeddings")
+                throw EngineError(path: source, "utterance \"\(key)\" has no segment embeddings")
             }
             for segment in segments {
                 let dim = dimension ?? segment.count
                 guard dim > 0, segment.count == dim else {
-                    throw SpeakerVerificationError(
+                    throw EngineError(
                         path: source,
                         dim == 0 ? "utterance \"\(key)\" has an empty embedding"
                             : "utterance \"\(key)\" has a \(segment.count)-dimensional segment embedding; others have \(dim)")
                 }
                 guard segment.allSatisfy(\.isFinite) else {
-                    throw SpeakerVerificationError(path: source, "utterance \"\(key)\" has a NaN or infinite embedding value")
+                    throw EngineError(path: source, "utterance \"\(key)\" has a NaN or infinite embedding value")
                 }
                 dimension = dim
             }
@@ -196,7 +196,7 @@ private func euclideanDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
 extension SpeakerScoringRule {
     /// The score of two utterances given as segment embeddings `[segments][dim]` (for one-off use; score trial lists
     /// with `SpeakerTrialScorer`, which normalises each utterance once).
-    public func score(_ enrol: [[Float]], _ test: [[Float]]) throws(SpeakerVerificationError) -> Double {
+    public func score(_ enrol: [[Float]], _ test: [[Float]]) throws(EngineError) -> Double {
         let table = try SpeakerEmbeddingTable(["enrol": enrol, "test": test])
         return table.withView { $0.score(0, $0, 1, rule: self) }
     }
@@ -213,12 +213,12 @@ public struct SpeakerTrialScorer: Sendable {
     }
 
     /// - Parameter embeddings: `[utterance key: [segments][dim]]`, keys as in the trial list.
-    public init(embeddings: [String: [[Float]]], rule: SpeakerScoringRule) throws(SpeakerVerificationError) {
+    public init(embeddings: [String: [[Float]]], rule: SpeakerScoringRule) throws(EngineError) {
         self.init(embeddings: try SpeakerEmbeddingTable(embeddings), rule: rule)
     }
 
     /// One raw score per trial, in order. Throws when an utterance has no embedding.
-    public func scores(_ trials: [VerificationTrial]) throws(SpeakerVerificationError) -> [Double] {
+    public func scores(_ trials: [VerificationTrial]) throws(EngineError) -> [Double] {
         let pairs = try resolve(trials)
         var out = [Double](repeating: 0, count: trials.count)
         let rule = self.rule
@@ -244,12 +244,12 @@ public struct SpeakerTrialScorer: Sendable {
     /// cost: trial utterances × cohort utterances scores, spread over `ComputeThreads`).
     public func normalizedScores(
         _ trials: [VerificationTrial], cohort: SpeakerEmbeddingTable, normalization: ScoreNormalization
-    ) throws(SpeakerVerificationError) -> [Double] {
+    ) throws(EngineError) -> [Double] {
         guard cohort.count >= 2 else {
-            throw SpeakerVerificationError("score normalisation needs at least 2 cohort utterances, got \(cohort.count)")
+            throw EngineError("score normalisation needs at least 2 cohort utterances, got \(cohort.count)")
         }
         guard cohort.dimension == embeddings.dimension else {
-            throw SpeakerVerificationError(
+            throw EngineError(
                 "cohort embeddings have dimension \(cohort.dimension) but trial embeddings \(embeddings.dimension)")
         }
         let take: Int
@@ -257,7 +257,7 @@ public struct SpeakerTrialScorer: Sendable {
         case .symmetric: take = cohort.count
         case let .adaptive(topN):
             guard topN >= 2, topN <= cohort.count else {
-                throw SpeakerVerificationError(
+                throw EngineError(
                     "AS-norm top-N must be between 2 and the cohort size \(cohort.count), got \(topN)")
             }
             take = topN
@@ -298,7 +298,7 @@ public struct SpeakerTrialScorer: Sendable {
             }
         }
         if let flat = utterances.first(where: { deviation[$0] == 0 }) {
-            throw SpeakerVerificationError(
+            throw EngineError(
                 "the cohort scores of \"\(embeddings.keys[flat])\" are all equal, so they cannot normalise its scores")
         }
         return zip(raw, pairs).map { s, pair in
@@ -307,7 +307,7 @@ public struct SpeakerTrialScorer: Sendable {
         }
     }
 
-    private func resolve(_ trials: [VerificationTrial]) throws(SpeakerVerificationError) -> [(Int, Int)] {
+    private func resolve(_ trials: [VerificationTrial]) throws(EngineError) -> [(Int, Int)] {
         var pairs: [(Int, Int)] = []
         pairs.reserveCapacity(trials.count)
         for (n, trial) in trials.enumerated() {
@@ -318,7 +318,7 @@ public struct SpeakerTrialScorer: Sendable {
         return pairs
     }
 
-    private func missing(_ key: String, _ trial: Int) -> SpeakerVerificationError {
-        SpeakerVerificationError("no embedding for utterance \"\(key)\" (trial \(trial + 1))")
+    private func missing(_ key: String, _ trial: Int) -> EngineError {
+        EngineError("no embedding for utterance \"\(key)\" (trial \(trial + 1))")
     }
 }

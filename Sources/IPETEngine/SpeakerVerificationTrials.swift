@@ -18,16 +18,16 @@ public struct VerificationTrial: Sendable, Equatable {
 /// label 1 = same speaker and 0 = different speakers, e.g. `1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav`.
 /// Blank lines and lines whose first non-blank character is `#` are skipped; LF and CRLF line ends both work.
 public enum VerificationTrialList {
-    public static func read(path: String) throws(SpeakerVerificationError) -> [VerificationTrial] {
+    public static func read(path: String) throws(EngineError) -> [VerificationTrial] {
         try parse(try readText(path), path: path)
     }
 
     /// - Parameter path: names the source in errors (with the 1-based line number).
-    public static func parse(_ text: String, path: String) throws(SpeakerVerificationError) -> [VerificationTrial] {
+    public static func parse(_ text: String, path: String) throws(EngineError) -> [VerificationTrial] {
         var trials: [VerificationTrial] = []
-        try forEachRecord(text) { (line, fields) throws(SpeakerVerificationError) in
+        try forEachRecord(text) { (line, fields) throws(EngineError) in
             guard fields.count == 3 else {
-                throw SpeakerVerificationError(
+                throw EngineError(
                     path: path, line: line,
                     "expected `label enrol test` (VoxCeleb1-O format, label 1 = same speaker), got \(fieldCount(fields.count))")
             }
@@ -53,23 +53,23 @@ public enum VerificationTrialList {
 /// tabs; fields after the score are ignored, so the files `ipet verify --output` writes (`label score enrol
 /// test`) read back. Blank lines and `#` comment lines are skipped.
 public enum VerificationScoreFile {
-    public static func read(path: String) throws(SpeakerVerificationError) -> [(label: Bool, score: Double)] {
+    public static func read(path: String) throws(EngineError) -> [(label: Bool, score: Double)] {
         try parse(try readText(path), path: path)
     }
 
-    public static func parse(_ text: String, path: String) throws(SpeakerVerificationError) -> [(label: Bool, score: Double)] {
+    public static func parse(_ text: String, path: String) throws(EngineError) -> [(label: Bool, score: Double)] {
         var out: [(label: Bool, score: Double)] = []
-        try forEachRecord(text) { (line, fields) throws(SpeakerVerificationError) in
+        try forEachRecord(text) { (line, fields) throws(EngineError) in
             guard fields.count >= 2 else {
-                throw SpeakerVerificationError(
+                throw EngineError(
                     path: path, line: line, "expected `label score` (label 1 = same speaker), got \(fieldCount(fields.count))")
             }
             let label = try parseLabel(fields[0], path: path, line: line)
             guard let score = Double(fields[1]) else {
-                throw SpeakerVerificationError(path: path, line: line, "score \"\(fields[1])\" is not a number")
+                throw EngineError(path: path, line: line, "score \"\(fields[1])\" is not a number")
             }
             guard score.isFinite else {
-                throw SpeakerVerificationError(path: path, line: line, "score \"\(fields[1])\" is not a finite number")
+                throw EngineError(path: path, line: line, "score \"\(fields[1])\" is not a finite number")
             }
             out.append((label, score))
         }
@@ -92,26 +92,26 @@ public enum VerificationScoreFile {
 
 private func fieldCount(_ n: Int) -> String { n == 1 ? "1 field" : "\(n) fields" }
 
-private func parseLabel(_ field: Substring, path: String, line: Int) throws(SpeakerVerificationError) -> Bool {
+private func parseLabel(_ field: Substring, path: String, line: Int) throws(EngineError) -> Bool {
     switch field {
     case "1": return true
     case "0": return false
     default:
-        throw SpeakerVerificationError(
+        throw EngineError(
             path: path, line: line, "label \"\(field)\" must be 1 (same speaker) or 0 (different speakers)")
     }
 }
 
-private func readText(_ path: String) throws(SpeakerVerificationError) -> String {
+private func readText(_ path: String) throws(EngineError) -> String {
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
         let exists = FileManager.default.fileExists(atPath: path)
-        throw SpeakerVerificationError(path: path, exists ? "cannot read the file" : "no such file")
+        throw EngineError(path: path, exists ? "cannot read the file" : "no such file")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-        throw SpeakerVerificationError(path: path, "not UTF-8 text")
+        throw EngineError(path: path, "not UTF-8 text")
     }
     return text
 }
@@ -119,8 +119,8 @@ private func readText(_ path: String) throws(SpeakerVerificationError) -> String
 /// Calls `body(lineNumber, fields)` for every line that is not blank or a `#` comment; fields are split on spaces,
 /// tabs and a trailing carriage return. Byte-level, so 40,000-line files take milliseconds.
 private func forEachRecord(
-    _ text: String, _ body: (Int, [Substring]) throws(SpeakerVerificationError) -> Void
-) throws(SpeakerVerificationError) {
+    _ text: String, _ body: (Int, [Substring]) throws(EngineError) -> Void
+) throws(EngineError) {
     var lineNumber = 0
     var fields: [Substring] = []
     for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {

@@ -5,11 +5,22 @@ import IPETModels
 import IPETTensor
 import Logging
 
-/// One task on a shared backbone: either the checkpoint's own head, or an IPET adapter pack (prompts, adapters,
-/// head, preprocessing). Building one never copies or reloads the backbone's weights; a pack with overrides gets
-/// its own model object whose tensors are views of the same storage.
+/// One task on a shared backbone: the checkpoint's own head, an IPET adapter pack (prompts, adapters, head,
+/// preprocessing), or a plain embedding of the backbone's output. Building one never copies or reloads the
+/// backbone's weights; a pack with overrides gets its own model object whose tensors are views of the same storage.
+///
+/// A task turns audio into model input (`features`) and model input into head outputs (`run`); the head code
+/// itself lives in the models layer (`TaskHead`, `Wav2Vec2Head`, `BackboneEmbedding`).
 public final class TaskModel: @unchecked Sendable {
-    /// The pack's file name without extension, or "backbone".
+    /// What reads the backbone's output.
+    enum Head {
+        /// The checkpoint's own classifier (AST's head, or transformers' wav2vec 2.0 heads).
+        case checkpoint
+        case pack(TaskHead)
+        case embedding(BackboneEmbedding)
+    }
+
+    /// The pack's file name without extension, "backbone", or "embedding".
     public let name: String
     public let backbone: Backbone
     public let pack: AdapterPack?
@@ -23,7 +34,16 @@ public final class TaskModel: @unchecked Sendable {
     /// The longest input one pass takes when inputs are not cut into windows (wav2vec 2.0:
     /// `Wav2Vec2Model.maximumFrames` frames); nil when the model pads or truncates to a fixed length (AST).
     public var maximumWholeSamples: Int? { wav2vec2?.config.maximumSamples }
+    /// True when the task gives embeddings and no class scores.
+    public var embeddingOnly: Bool {
+        switch head {
+        case .embedding: return true
+        case let .pack(h): return h.classCount == 0
+        case .checkpoint: return false
+        }
+    }
 
+    let head: Head
     let ast: AudioSpectrogramTransformer?
     let wav2vec2: Wav2Vec2Model?
     let astPositions: Tensor?
@@ -32,38 +52,58 @@ public final class TaskModel: @unchecked Sendable {
 
     static let logger = Logger(label: "ipet.engine")
 
-    public init(backbone: Backbone, pack: AdapterPack? = nil, activation: ScoreActivation? = nil, allowMismatch: Bool = false) throws {
-        self.backbone = backbone
-        self.pack = pack
-        if let pack {
-            name = URL(fileURLWithPath: pack.path).deletingPathExtension().lastPathComponent
-            guard pack.preprocessing.samplingRate == backbone.sampleRate else {
-                throw PackError(path: pack.path, message: "the pack was trained on \(pack.preprocessing.samplingRate) Hz audio, "
-                                + "the backbone takes \(backbone.sampleRate) Hz")
-            }
-            let verdict = PackVerification.check(pack, against: backbone)
-            switch verdict {
-            case .match: break
-            case let .derived(warning): Self.logger.warning("\(warning)")
-            case let .mismatch(message, shapesFit):
-                guard allowMismatch, shapesFit else {
-                    throw PackError(path: pack.path, message: message + (shapesFit ? " (use --allow-mismatch to run it anyway)" : ""))
-                }
-                Self.logger.warning("running despite the mismatch: \(message)")
-            }
-            labels = pack.labels.isEmpty ? (0..<pack.taskHead.classCount).map { "LABEL_\($0)" } : pack.labels
-            self.activation = activation ?? (pack.head.multiLabel ? .sigmoid : .softmax)
-        } else {
+    /// A task with the checkpoint's own head (`pack == nil`), or a pack's, checked against the backbone: a pack made
+    /// for other weights is refused unless `allowMismatch` and the shapes fit.
+    public convenience init(backbone: Backbone, pack: AdapterPack? = nil, activation: ScoreActivation? = nil, allowMismatch: Bool = false) throws {
+        guard let pack else {
             if case .wav2vec2(_, head: .xvector?) = backbone.model {
-                throw PackError(path: backbone.source, message: "this is a speaker-embedding (x-vector) checkpoint: use `ipet embed`")
+                throw EngineError(path: backbone.source, "this is a speaker-embedding (x-vector) checkpoint, not a classifier",
+                                  remedy: .embedInstead)
             }
             guard !backbone.labels.isEmpty else {
-                throw PackError(path: backbone.source, message: "the checkpoint has no classification head (pass a pack with --pack)")
+                throw EngineError(path: backbone.source, "the checkpoint has no classification head", remedy: .givePack)
             }
-            name = "backbone"
-            labels = backbone.labels
-            self.activation = activation ?? (backbone.multiLabel ? .sigmoid : .softmax)
+            try self.init(backbone: backbone, head: .checkpoint, pack: nil, name: "backbone", labels: backbone.labels,
+                          activation: activation ?? (backbone.multiLabel ? .sigmoid : .softmax))
+            return
         }
+        guard pack.preprocessing.samplingRate == backbone.sampleRate else {
+            throw EngineError(path: pack.path, "the pack was trained on \(pack.preprocessing.samplingRate) Hz audio, "
+                              + "the backbone takes \(backbone.sampleRate) Hz")
+        }
+        switch PackVerification.check(pack, against: backbone) {
+        case .match: break
+        case let .derived(warning): Self.logger.warning("\(warning)")
+        case let .mismatch(message, shapesFit):
+            guard allowMismatch, shapesFit else {
+                throw EngineError(path: pack.path, message, remedy: shapesFit ? .allowMismatch : nil)
+            }
+            Self.logger.warning("running despite the mismatch: \(message)")
+        }
+        try self.init(backbone: backbone, head: .pack(pack.taskHead), pack: pack,
+                      name: URL(fileURLWithPath: pack.path).deletingPathExtension().lastPathComponent,
+                      labels: pack.labels.isEmpty ? (0..<pack.taskHead.classCount).map { "LABEL_\($0)" } : pack.labels,
+                      activation: activation ?? (pack.head.multiLabel ? .sigmoid : .softmax))
+    }
+
+    /// A task that embeds each input with the backbone alone (no pack).
+    public convenience init(backbone: Backbone, embedding: BackboneEmbedding) throws {
+        if let n = embedding.layer {
+            let layers = backbone.sizes.1
+            guard (0...layers).contains(n) else {
+                throw EngineError(path: backbone.source, "hidden-state layer \(n) is out of range 0...\(layers)")
+            }
+        }
+        try self.init(backbone: backbone, head: .embedding(embedding), pack: nil, name: "embedding", labels: [], activation: .none)
+    }
+
+    private init(backbone: Backbone, head: Head, pack: AdapterPack?, name: String, labels: [String], activation: ScoreActivation) throws {
+        self.backbone = backbone
+        self.head = head
+        self.pack = pack
+        self.name = name
+        self.labels = labels
+        self.activation = activation
         let weights = pack.map { Self.overridden(backbone.weights, with: $0.overrides) } ?? backbone.weights
         switch backbone.model {
         case let .ast(model):
@@ -74,7 +114,7 @@ public final class TaskModel: @unchecked Sendable {
                 if let s = p.std { config.std = s }
                 config.doNormalize = p.doNormalize
                 if let bins = p.melBins, bins != model.config.melBins {
-                    throw PackError(path: pack!.path, message: "pack uses \(bins) mel bins, the backbone \(model.config.melBins)")
+                    throw EngineError(path: pack!.path, "pack uses \(bins) mel bins, the backbone \(model.config.melBins)")
                 }
             }
             let astModel = pack?.overrides.isEmpty == false
@@ -85,7 +125,7 @@ public final class TaskModel: @unchecked Sendable {
             if let table = pack?.overrides[positionName] {
                 let n = model.config.tokens(frames: config.maxLength)
                 guard table.count == n * model.config.hiddenSize else {
-                    throw PackError(path: pack!.path, message: "override \(positionName) has shape \(table.shape), expected [1, \(n), \(model.config.hiddenSize)]")
+                    throw EngineError(path: pack!.path, "override \(positionName) has shape \(table.shape), expected [1, \(n), \(model.config.hiddenSize)]")
                 }
                 astPositions = table.reshaped([n, model.config.hiddenSize])
             } else {
@@ -124,175 +164,57 @@ public final class TaskModel: @unchecked Sendable {
         do {
             if let spectrogram { return try spectrogram.compute(samples) }
             var clip = samples
-            if let crop = windowSamples, !clip.isEmpty {
-                if clip.count < crop {
-                    var padded = clip
-                    while padded.count < crop { padded += clip.prefix(crop - padded.count) }
-                    clip = padded
-                } else if clip.count > crop {
-                    clip = Array(clip.prefix(crop))
-                }
+            if let crop = windowSamples {
+                clip = clip.count > crop ? Array(clip.prefix(crop)) : WrapPadding.pad(clip, to: crop)
             }
             return try WaveformNormalizer(waveform!).process(clip, sampleRate: waveform!.samplingRate)
         } catch {
-            throw AudioPipelineError(path: source, message: "\(error)")
-        }
-    }
-
-    public struct Output: Sendable {
-        public var logits: [Float]?
-        public var embedding: [Float]?
-
-        /// No NaN or infinity in the logits or the embedding.
-        public var isFinite: Bool {
-            (logits ?? []).allSatisfy(\.isFinite) && (embedding ?? []).allSatisfy(\.isFinite)
+            throw EngineError(path: source, "\(error)")
         }
     }
 
     /// Runs the task on a batch of feature vectors of equal length (from `features`). For wav2vec 2.0,
     /// `validSamples` marks right-padded items (masked like transformers' attention mask; prompts are always
     /// attended).
-    public func run(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> [Output] {
+    public func run(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> [HeadOutput] {
         guard let first = batch.first else { return [] }
         let adaptations = pack?.adaptations
         if let ast {
             let config = spectrogram!.configuration
             let input = Tensor(shape: [batch.count, config.maxLength, config.melBins], values: batch.flatMap { $0 })
-            let output = try ast.forward(input, positionEmbeddings: astPositions, adaptations: adaptations, workspace: workspace)
-            guard let pack else {
-                guard let logits = output.logits else { throw PackError(path: backbone.source, message: "the checkpoint has no classification head (pass a pack)") }
-                return split(logits).map { Output(logits: $0, embedding: nil) }
+            let output = try ast.forward(input, positionEmbeddings: astPositions, adaptations: adaptations,
+                                         outputHiddenStates: embedding?.layer != nil, workspace: workspace)
+            switch head {
+            case let .pack(taskHead): return try taskHead(output)
+            case let .embedding(kind): return kind(output)
+            case .checkpoint:
+                guard let logits = output.logits else { throw EngineError(path: backbone.source, "the checkpoint has no classification head", remedy: .givePack) }
+                return HeadOutput.rows(logits: logits)
             }
-            return try apply(pack.taskHead, pooled: output.pooled)
         }
         let model = wav2vec2!
-        guard batch.allSatisfy({ $0.count == first.count }) else { throw PackError(path: name, message: "batch items differ in length") }
-        let needsStates = pack?.taskHead.needsHiddenStates ?? backboneHeadNeedsStates
+        guard batch.allSatisfy({ $0.count == first.count }) else { throw EngineError(path: name, "batch items differ in length") }
+        let checkpointHead: Wav2Vec2Head?
+        if case let .wav2vec2(_, h) = backbone.model { checkpointHead = h } else { checkpointHead = nil }
+        let needsStates: Bool
+        switch head {
+        case let .pack(taskHead): needsStates = taskHead.needsHiddenStates
+        case let .embedding(kind): needsStates = kind.layer != nil || (checkpointHead?.needsHiddenStates ?? false)
+        case .checkpoint: needsStates = checkpointHead?.needsHiddenStates ?? false
+        }
         let output = try model.forward(Tensor(shape: [batch.count, first.count], values: batch.flatMap { $0 }), validSamples: validSamples,
                                        adaptations: adaptations, outputHiddenStates: needsStates, workspace: workspace)
-        if let pack {
-            switch pack.taskHead {
-            case let .w2v2SequenceClassification(head): return split(head(output)).map { Output(logits: $0, embedding: nil) }
-            case let .w2v2XVector(head):
-                let (e, l) = try head(output, workspace: workspace)
-                return zip(split(e), split(l)).map { Output(logits: $1, embedding: $0) }
-            default:
-                // An unbiased standard deviation needs two frames (PyTorch gives NaN for one).
-                if let shortest = output.frames.min(), shortest < 2 {
-                    throw PackError(path: pack.path, message: "the input gives \(shortest) frame; this pack's mean and standard-deviation "
-                                    + "pooling needs at least 2 (about 0.05 s of audio)")
-                }
-                return try apply(pack.taskHead, pooled: Self.meanStd(output))
-            }
-        }
-        switch backboneHead {
-        case let .sequenceClassification(head)?: return split(head(output)).map { Output(logits: $0, embedding: nil) }
-        case let .xvector(head)?:
-            let (e, l) = try head(output, workspace: workspace)
-            return zip(split(e), split(l)).map { Output(logits: $1, embedding: $0) }
-        case nil: throw PackError(path: backbone.source, message: "the checkpoint has no head (pass a pack)")
-        }
-    }
-
-    private var backboneHead: Wav2Vec2Head? {
-        if case let .wav2vec2(_, head) = backbone.model { return head }
-        return nil
-    }
-
-    private var backboneHeadNeedsStates: Bool { backboneHead?.needsHiddenStates ?? false }
-
-    private func split(_ t: Tensor) -> [[Float]] {
-        let n = t.shape[0], d = t.count / max(n, 1)
-        return (0..<n).map { Array(UnsafeBufferPointer(start: t.data + $0 * d, count: d)) }
-    }
-
-    /// Applies a pack head to pooled vectors `[batch, in]`.
-    private func apply(_ head: TaskHead, pooled: Tensor) throws -> [Output] {
-        let batch = pooled.shape[0]
         switch head {
-        case let .linear(_, norm, linear):
-            let normed = Tensor(zeros: pooled.shape)
-            norm(pooled.data, rows: batch, into: normed.mutableData)
-            let y = Tensor(zeros: [batch, linear.outFeatures])
-            linear(normed.data, rows: batch, into: y.mutableData)
-            return split(y).map { Output(logits: $0, embedding: nil) }
-        case let .speaker(_, embedding, classifier):
-            let e = Tensor(zeros: [batch, embedding.outFeatures])
-            embedding(pooled.data, rows: batch, into: e.mutableData)
-            var logits: [[Float]?] = Array(repeating: nil, count: batch)
-            if let classifier {
-                let normed = Tensor(zeros: e.shape)
-                classifier.norm(e.data, rows: batch, into: normed.mutableData)
-                let y = Tensor(zeros: [batch, classifier.linear.outFeatures])
-                classifier.linear(normed.data, rows: batch, into: y.mutableData)
-                logits = split(y)
-            }
-            return zip(split(e), logits).map { Output(logits: $1, embedding: $0) }
-        case .w2v2SequenceClassification, .w2v2XVector:
-            throw PackError(path: pack?.path ?? name, message: "transformers heads need wav2vec 2.0 outputs")
+        case let .pack(taskHead): return try taskHead(output, workspace: workspace)
+        case let .embedding(kind): return try kind(output, head: checkpointHead, workspace: workspace)
+        case .checkpoint:
+            guard let checkpointHead else { throw EngineError(path: backbone.source, "the checkpoint has no head", remedy: .givePack) }
+            return try checkpointHead(output, workspace: workspace)
         }
     }
 
-    /// `concat(mean_t h, std_t h)` over each item's valid frames, unbiased std (IPET's wav2vec 2.0 pooling).
-    static func meanStd(_ output: Wav2Vec2Model.Output) -> Tensor {
-        let h = output.lastHiddenState
-        let (batch, t, d) = (h.shape[0], h.shape[1], h.shape[2])
-        let out = Tensor(zeros: [batch, 2 * d])
-        for b in 0..<batch {
-            meanAndStandardDeviation(h.data + b * t * d, frames: output.frames[b], channels: d, into: out.mutableData + b * 2 * d)
-        }
-        return out
-    }
-}
-
-/// A pack that cannot be used with a backbone, naming the pack file.
-public struct PackError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let message: String
-
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-}
-
-/// Whether a pack belongs to a backbone (`Formats/ipet-pack.md`, "Verification").
-public enum PackVerification: Sendable, Equatable {
-    case match
-    /// The pack was made for the weights this backbone was converted from (e.g. F32 → F16).
-    case derived(warning: String)
-    case mismatch(message: String, shapesFit: Bool)
-
-    public static func check(_ pack: AdapterPack, against backbone: Backbone) -> PackVerification {
-        let want = pack.backbone
-        let (d, l, h) = backbone.sizes
-        let shapesFit = want.architecture == backbone.architecture && want.hiddenSize == d && want.layers == l && want.heads == h
-        let have = backbone.fingerprint
-        if want.fingerprint == have, shapesFit { return .match }
-        if shapesFit, backbone.derivedFrom.contains(want.fingerprint) {
-            return .derived(warning: "\(pack.path): made for \(want.fingerprint); this backbone (\(have)) was converted from those weights, so results may differ slightly in precision")
-        }
-        var what: String
-        if want.architecture != backbone.architecture {
-            what = "architecture differs: the pack is for \(want.architecture.rawValue), the backbone is \(backbone.architecture.rawValue)"
-        } else if !shapesFit {
-            what = "sizes differ: the pack needs hidden \(want.hiddenSize), \(want.layers) layers, \(want.heads) heads; the backbone has hidden \(d), \(l) layers, \(h) heads"
-        } else {
-            what = "values only: same architecture and sizes, different weights"
-        }
-        what = "pack expects backbone \(want.fingerprint) but \(backbone.source) is \(have) (\(what))"
-        return .mismatch(message: what, shapesFit: shapesFit)
-    }
-}
-
-extension Backbone {
-    /// (hidden size, layers, attention heads).
-    public var sizes: (Int, Int, Int) {
-        switch model {
-        case let .ast(m): return (m.config.hiddenSize, m.config.layers, m.config.heads)
-        case let .wav2vec2(m, _): return (m.config.hiddenSize, m.config.layers, m.config.heads)
-        }
+    private var embedding: BackboneEmbedding? {
+        if case let .embedding(kind) = head { return kind }
+        return nil
     }
 }

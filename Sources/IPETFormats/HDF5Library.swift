@@ -71,7 +71,7 @@ final class HDF5RecursiveMutex: @unchecked Sendable {
 }
 
 /// What is wrong with an HDF5 file (a TF/Keras checkpoint, one of its shards, or a tensor container), and where.
-public struct HDF5Error: Error, CustomStringConvertible, Sendable, Equatable {
+public struct HDF5Error: LocatedError, Sendable, Equatable {
     /// The file (or shard index) being read or written.
     public let path: String
     /// The HDF5 object path, attribute, or weight name concerned, if any.
@@ -116,9 +116,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable, Equatable {
         self.problem = problem
     }
 
-    public var description: String {
+    public var file: String? { path }
+
+    public var detail: String {
         let subject = object.map { "\"\($0)\": " } ?? ""
-        return "\(path): \(subject)\(problemText)"
+        return subject + problemText
     }
 
     public var problemText: String {

@@ -133,7 +133,7 @@ public struct SafeTensorInfo: Sendable, Equatable {
 }
 
 /// What is wrong with a safetensors file, and where.
-public struct SafeTensorsError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct SafeTensorsError: LocatedError, Sendable, Equatable {
     public let path: String
     public let tensor: String?
     public let problem: Problem
@@ -165,9 +165,11 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Sendable, Equata
         self.problem = problem
     }
 
-    public var description: String {
+    public var file: String? { path }
+
+    public var detail: String {
         let subject = tensor.map { "tensor \"\($0)\": " } ?? ""
-        return "\(path): \(subject)\(problemText)"
+        return subject + problemText
     }
 
     public var problemText: String {

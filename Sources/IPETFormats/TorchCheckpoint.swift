@@ -365,7 +365,7 @@ public struct TorchTensorInfo: Sendable, Equatable {
 }
 
 /// What is wrong with a PyTorch checkpoint, and where.
-public struct TorchCheckpointError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct TorchCheckpointError: LocatedError, Sendable, Equatable {
     public let path: String
     /// The tensor's name as stored, when the problem concerns one tensor.
     public let tensor: String?
@@ -403,9 +403,11 @@ public struct TorchCheckpointError: Error, CustomStringConvertible, Sendable, Eq
         self.problem = problem
     }
 
-    public var description: String {
+    public var file: String? { path }
+
+    public var detail: String {
         let subject = tensor.map { "tensor \"\(printableUntrusted($0))\": " } ?? ""
-        return "\(path): \(subject)\(problemText)"
+        return subject + problemText
     }
 
     public var problemText: String {

@@ -124,7 +124,7 @@ public struct ZipEntry: Sendable, Equatable {
 }
 
 /// What is wrong with a zip archive, and where.
-public struct ZipError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct ZipError: LocatedError, Sendable, Equatable {
     public let path: String
     public let entry: String?
     public let problem: Problem
@@ -151,7 +151,7 @@ public struct ZipError: Error, CustomStringConvertible, Sendable, Equatable {
         self.problem = problem
     }
 
-    public var description: String { "\(path): \(detail)" }
+    public var file: String? { path }
 
     /// The message without the path: the entry, if any, and the problem.
     public var detail: String {
@@ -178,23 +178,6 @@ public struct ZipError: Error, CustomStringConvertible, Sendable, Equatable {
         case .missingEntry: return "no such entry in the archive"
         }
     }
-}
-
-/// Renders untrusted text for an error message: control characters escaped, at most `limit` characters.
-public func printableUntrusted(_ text: String, limit: Int = 160) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        if out.count >= limit {
-            out += "…"
-            break
-        }
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-            out += "\\u{\(String(scalar.value, radix: 16))}"
-        } else {
-            out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }
 
 /// The located and validated central directory of an archive.

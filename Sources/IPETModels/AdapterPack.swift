@@ -38,8 +38,8 @@ public struct AdapterPack: @unchecked Sendable {
         public var labels: [String]
         public var multiLabel: Bool
         public var layerNormEps: Float
-        /// For `speaker`: how the backbone output is pooled (`ast-pooled` or `mean-std`).
-        public var pooling: HeadType?
+        /// For `speaker`: how the backbone output is pooled (`ast-pooled` or `mean-std`); nil = the backbone's own.
+        public var pooling: TaskHead.Pooling?
         public var json: JSONValue
     }
 
@@ -166,9 +166,16 @@ public struct AdapterPack: @unchecked Sendable {
             labels = list.compactMap(\.string)
             if Set(labels).count != labels.count { throw fail("ipet.head.labels has duplicate names") }
         }
+        var pooling: TaskHead.Pooling?
+        if let v = h["pooling"], v != .null {
+            guard let text = v.string, let p = TaskHead.Pooling(rawValue: text) else {
+                throw fail("ipet.head.pooling must be \"ast-pooled\" or \"mean-std\", got \(v.compactText)")
+            }
+            pooling = p
+        }
         head = HeadSpec(type: type, labels: labels, multiLabel: try flag(h, "ipet.head", "multi_label") ?? false,
                         layerNormEps: Float(try number(h, "ipet.head", "layer_norm_eps", positive: true) ?? 1e-5),
-                        pooling: h["pooling"]?.string.flatMap(HeadType.init(rawValue:)), json: h)
+                        pooling: pooling, json: h)
 
         let p = try json("ipet.preprocessing")!
         let s = "ipet.preprocessing"
@@ -221,130 +228,5 @@ public struct AdapterPack: @unchecked Sendable {
         if let extra = pool.remaining.keys.sorted().first {
             throw fail("unexpected tensor \"\(extra)\" (not implied by ipet.config / ipet.head)")
         }
-    }
-}
-
-/// The task head of a pack, applied to what the backbone produces.
-public enum TaskHead: @unchecked Sendable {
-    /// LayerNorm + Linear on a pooled vector (`ast-pooled`, `mean-std`, `ast-classification`).
-    case linear(pooling: Pooling, norm: LayerNorm, linear: Linear)
-    /// Linear to the speaker embedding, optionally LayerNorm + Linear to classes.
-    case speaker(pooling: Pooling, embedding: Linear, classifier: (norm: LayerNorm, linear: Linear)?)
-    case w2v2SequenceClassification(Wav2Vec2SequenceClassificationHead)
-    case w2v2XVector(Wav2Vec2XVectorHead)
-
-    public enum Pooling: Sendable {
-        /// AST `(CLS + DIST)/2` after the final LayerNorm.
-        case astPooled
-        /// wav2vec 2.0 `concat(mean, unbiased std)` over the frames of the last layer output.
-        case meanStd
-    }
-
-    init(spec: AdapterPack.HeadSpec, hidden: Int, layers: Int, architecture: Architecture, tensors: PackTensors) throws {
-        let source = tensors.source
-        let take = tensors.take
-        func fail(_ m: String) -> ModelError { ModelError(source, m) }
-        let defaultPooling: Pooling = architecture == .ast ? .astPooled : .meanStd
-        func linear(_ prefix: String, in n: Int) throws -> Linear {
-            guard let w = tensors.remaining["\(prefix).weight"] else { throw fail("missing tensor \"\(prefix).weight\"") }
-            guard w.rank == 2, w.shape[1] == n else { throw fail("tensor \"\(prefix).weight\" has shape \(w.shape), expected [*, \(n)]") }
-            return Linear(weight: try take("\(prefix).weight", w.shape), bias: try take("\(prefix).bias", [w.shape[0]]))
-        }
-        func norm(_ prefix: String, _ n: Int) throws -> LayerNorm {
-            LayerNorm(weight: try take("\(prefix).weight", [n]), bias: try take("\(prefix).bias", [n]), eps: spec.layerNormEps)
-        }
-        switch spec.type {
-        case .astPooled, .meanStd, .astClassification:
-            let pooling: Pooling = spec.type == .meanStd ? .meanStd : .astPooled
-            guard (pooling == .astPooled) == (architecture == .ast) else { throw fail("head \(spec.type.rawValue) does not fit a \(architecture.rawValue) backbone") }
-            let n = pooling == .meanStd ? 2 * hidden : hidden
-            let names = spec.type == .astClassification ? ("head.layernorm", "head.dense") : ("head.norm", "head.linear")
-            let l = try linear(names.1, in: n)
-            self = .linear(pooling: pooling, norm: try norm(names.0, n), linear: l)
-            if !spec.labels.isEmpty, spec.labels.count != l.outFeatures {
-                throw fail("\(spec.labels.count) labels for a head with \(l.outFeatures) outputs")
-            }
-        case .speaker:
-            let pooling: Pooling = spec.pooling == .meanStd ? .meanStd : spec.pooling == .astPooled ? .astPooled : defaultPooling
-            let n = pooling == .meanStd ? 2 * hidden : hidden
-            let embedding = try linear("head.embedding", in: n)
-            var classifier: (LayerNorm, Linear)?
-            if tensors.remaining["head.linear.weight"] != nil {
-                let l = try linear("head.linear", in: embedding.outFeatures)
-                classifier = (try norm("head.norm", embedding.outFeatures), l)
-            }
-            self = .speaker(pooling: pooling, embedding: embedding, classifier: classifier)
-        case .w2v2SequenceClassification, .w2v2XVector:
-            guard architecture == .wav2vec2 else { throw fail("head \(spec.type.rawValue) needs a wav2vec2 backbone") }
-            let store = WeightStore(source: source)
-            for (name, t) in tensors.remaining where name.hasPrefix("head.") {
-                store.insert(t, canonical: String(name.dropFirst("head.".count)), original: name)
-            }
-            var config = JSONValue.object([
-                ("hidden_size", .int(hidden)), ("num_hidden_layers", .int(layers)),
-                ("use_weighted_layer_sum", .bool(store.contains("layer_weights"))),
-            ])
-            if spec.type == .w2v2XVector, case var .object(members) = config {
-                for key in ["tdnn_dim", "tdnn_kernel", "tdnn_dilation", "xvector_output_dim"] {
-                    if let v = spec.json[key] { members.append((key, v)) }
-                }
-                if spec.json["tdnn_dim"] == nil {
-                    var dims: [JSONValue] = []
-                    var i = 0
-                    while let w = store.tensors["tdnn.\(i).kernel.weight"] { dims.append(.int(w.shape[0])); i += 1 }
-                    members.append(("tdnn_dim", .array(dims)))
-                }
-                if spec.json["xvector_output_dim"] == nil, let w = store.tensors["feature_extractor.weight"] {
-                    members.append(("xvector_output_dim", .int(w.shape[0])))
-                }
-                config = .object(members)
-            }
-            if spec.type == .w2v2SequenceClassification, let w = store.tensors["projector.weight"], case var .object(members) = config {
-                members.append(("classifier_proj_size", .int(w.shape[0])))
-                config = .object(members)
-            }
-            let w2vConfig = try Wav2Vec2Configuration(config: config, source: source)
-            if spec.type == .w2v2XVector {
-                self = .w2v2XVector(try Wav2Vec2XVectorHead(config: w2vConfig, weights: store))
-            } else {
-                self = .w2v2SequenceClassification(try Wav2Vec2SequenceClassificationHead(config: w2vConfig, weights: store))
-            }
-            for name in store.tensors.keys { tensors.remaining["head." + name] = nil }
-        }
-    }
-
-    public var needsHiddenStates: Bool {
-        switch self {
-        case let .w2v2SequenceClassification(h): return h.needsHiddenStates
-        case let .w2v2XVector(h): return h.needsHiddenStates
-        default: return false
-        }
-    }
-
-    /// Number of outputs of the classifier (0 for an embedding-only speaker head).
-    public var classCount: Int {
-        switch self {
-        case let .linear(_, _, l): return l.outFeatures
-        case let .speaker(_, _, c): return c?.linear.outFeatures ?? 0
-        case let .w2v2SequenceClassification(h): return h.classifier.outFeatures
-        case .w2v2XVector: return 0
-        }
-    }
-}
-
-/// The tensors of a pack file being consumed by what its configuration implies.
-final class PackTensors {
-    let source: String
-    var remaining: [String: Tensor] = [:]
-
-    init(source: String) { self.source = source }
-
-    /// Removes and returns `name`, checking its shape.
-    func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-        guard let t = remaining.removeValue(forKey: name) else {
-            throw ModelError(source, "missing tensor \"\(name)\" (expected shape \(shape))")
-        }
-        guard t.shape == shape else { throw ModelError(source, "tensor \"\(name)\" has shape \(t.shape), expected \(shape)") }
-        return t
     }
 }

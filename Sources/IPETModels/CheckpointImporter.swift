@@ -31,7 +31,7 @@ public enum CheckpointImporter {
     public static func load(_ path: String, configOverride: JSONValue? = nil) throws -> ImportedCheckpoint {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FileError(path: path, reason: "no such file or directory")
+            throw ModelError(path, "no such file or directory")
         }
         let url = URL(fileURLWithPath: path)
         let folder = isDirectory.boolValue ? url : url.deletingLastPathComponent()
@@ -56,7 +56,7 @@ public enum CheckpointImporter {
         let declared = tensors.reduce(0.0) { $0 + Double($1.shape.reduce(1, *)) * 4 }
         let budget = 8 * Double(fileBytes) + 256e6
         guard declared <= budget else {
-            throw FileError(path: path, reason: String(format: "its tensors would decode to %.1f GB from %.1f MB on disk "
+            throw ModelError(path, String(format: "its tensors would decode to %.1f GB from %.1f MB on disk "
                 + "(shared storages, links or compression); refusing", declared / 1e9, Double(fileBytes) / 1e6))
         }
         func metadataValue(_ key: String) -> String? { metadata.first(where: { $0.key == key })?.value }
@@ -68,26 +68,26 @@ public enum CheckpointImporter {
             config = configOverride
         } else if let text = metadataValue("config") {
             do { config = try JSONParser.parse(text) } catch {
-                throw FileError(path: path, reason: "metadata \"config\" is not valid JSON: \(error)")
+                throw ModelError(path, "metadata \"config\" is not valid JSON: \(error)")
             }
         } else if FileManager.default.fileExists(atPath: configPath) {
             config = try JSONFile.read(configPath)
         } else if timm {
             config = try TimmAST.inferConfig(tensors, source: path)
         } else {
-            throw FileError(path: path, reason: "no config: pass the model folder (config.json beside the weights), or give one with `ipet convert FILE OUT --config config.json`")
+            throw ModelError(path, "no config: pass the model folder (config.json beside the weights)", remedy: .giveConfig)
         }
         var preprocessor: JSONValue?
         if let text = metadataValue("preprocessor_config") {
             do { preprocessor = try JSONParser.parse(text) } catch {
-                throw FileError(path: path, reason: "metadata \"preprocessor_config\" is not valid JSON: \(error)")
+                throw ModelError(path, "metadata \"preprocessor_config\" is not valid JSON: \(error)")
             }
         } else if FileManager.default.fileExists(atPath: preprocessorPath) {
             preprocessor = try JSONFile.read(preprocessorPath)
         }
         guard let architecture = Architecture.detect(config: config) else {
             let type = config["model_type"]?.string ?? "none"
-            throw FileError(path: path, reason: "unsupported model_type \"\(type)\" (supported: AST, wav2vec 2.0)")
+            throw ModelError(path, "unsupported model_type \"\(type)\" (supported: AST, wav2vec 2.0)")
         }
         let store = WeightStore(source: path)
         if timm && architecture == .ast {
@@ -118,18 +118,18 @@ public enum CheckpointImporter {
             if name == "tf_model.h5.index.json" { return [path] }  // TFCheckpoint reads the shards itself
             guard name.hasSuffix(".index.json") else { return [path] }
             let map = try JSONFile.read(path)
-            guard let entries = map["weight_map"]?.object else { throw FileError(path: path, reason: "missing \"weight_map\" object") }
+            guard let entries = map["weight_map"]?.object else { throw ModelError(path, "missing \"weight_map\" object") }
             var shards: [String] = []
             for (_, value) in entries {
                 guard let shard = value.string, !shard.contains("/"), !shard.hasPrefix(".") else {
-                    throw FileError(path: path, reason: "weight_map entries must name shard files in the same folder")
+                    throw ModelError(path, "weight_map entries must name shard files in the same folder")
                 }
                 let full = folder.appendingPathComponent(shard).path
                 if !shards.contains(full) { shards.append(full) }
             }
             return shards
         }
-        throw FileError(path: folder.path, reason: "no weights in the folder (looked for \(folderWeightNames.joined(separator: ", ")))")
+        throw ModelError(folder.path, "no weights in the folder (looked for \(folderWeightNames.joined(separator: ", ")))")
     }
 }
 
@@ -205,7 +205,7 @@ public enum TimmAST {
             chosen = (stride, t == 101 && stride == 10 ? 1024 : (t - 1) * stride + patch)
             break
         }
-        guard let chosen else { throw ModelError(source, "cannot infer the patch grid of \(tokens - 2) patches; pass --config") }
+        guard let chosen else { throw ModelError(source, "cannot infer the patch grid of \(tokens - 2) patches", remedy: .giveConfig) }
         var members: [(key: String, value: JSONValue)] = [
             ("model_type", .string("audio-spectrogram-transformer")), ("hidden_size", .int(d)), ("num_hidden_layers", .int(layers)),
             ("num_attention_heads", .int(max(1, d / 64))), ("intermediate_size", .int(fc1[0])), ("patch_size", .int(patch)),

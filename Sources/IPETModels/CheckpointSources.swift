@@ -81,7 +81,7 @@ public enum CheckpointFileFormat: String, Sendable {
         // Only a file no signature matched is examined as something else (a real safetensors header length can
         // begin with any bytes).
         if detected == nil, let kind = foreignKind(path) {
-            throw FileError(path: path, reason: "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
+            throw ModelError(path, "\(kind), not a checkpoint (safetensors, PyTorch or HDF5)")
         }
         let format = detected ?? .safetensors
         switch format {

@@ -6,19 +6,10 @@ struct WeightedLayerSum: Sendable {
     let weights: Tensor  // [layers + 1]
 
     func callAsFunction(_ states: [Tensor]) -> Tensor {
-        let w = ScoreMath.softmax(weights.array)
+        let w = Kernels.softmax(weights.array)
         let out = Tensor(zeros: states[0].shape)
         for (i, s) in states.enumerated() { Kernels.addScaled(s.data, scale: w[i], into: out.mutableData, count: s.count) }
         return out
-    }
-}
-
-enum ScoreMath {
-    static func softmax(_ x: [Float]) -> [Float] {
-        let m = x.max() ?? 0
-        let e = x.map { Foundation.exp(Double($0 - m)) }
-        let s = e.reduce(0, +)
-        return e.map { Float($0 / s) }
     }
 }
 
@@ -165,6 +156,16 @@ public enum Wav2Vec2Head: Sendable {
         switch self {
         case let .sequenceClassification(h): return h.needsHiddenStates
         case let .xvector(h): return h.needsHiddenStates
+        }
+    }
+
+    /// Logits (and, for x-vectors, embeddings) per input.
+    public func callAsFunction(_ output: Wav2Vec2Model.Output, workspace: Workspace = Workspace()) throws(ModelError) -> [HeadOutput] {
+        switch self {
+        case let .sequenceClassification(head): return HeadOutput.rows(logits: head(output))
+        case let .xvector(head):
+            let (embeddings, logits) = try head(output, workspace: workspace)
+            return HeadOutput.rows(logits: logits, embeddings: embeddings)
         }
     }
 }

@@ -2,19 +2,6 @@ import Foundation
 import IPETFormats
 import IPETTensor
 
-/// A model-loading failure that names the checkpoint and the offending tensor or config key.
-public struct ModelError: Error, CustomStringConvertible, Sendable {
-    public let source: String
-    public let message: String
-
-    public init(_ source: String, _ message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    public var description: String { "\(source): \(message)" }
-}
-
 /// The tensors of a checkpoint under their canonical names (the Hugging Face transformers 4.x spelling, see
 /// `NameMap`). Models look their weights up here by dotted path, like candle's VarBuilder: a missing or
 /// misshaped tensor fails at load time with its full name.

@@ -64,14 +64,19 @@ public enum Kernels {
         for i in 0..<n where x[i] < 0 { x[i] = 0 }
     }
 
-    /// Numerically stable softmax over each row of a `rows × cols` matrix, in place.
+    /// Numerically stable softmax `exp(x − max) / Σ exp(x − max)` over each row of a `rows × cols` matrix, in
+    /// place, in float32 (the attention kernel: rows of up to thousands of scores, called for every head).
     public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows { softmax(x + r * cols, count: cols) }
+        for r in 0..<rows { ipet_softmax_f32(x + r * cols, cols) }
     }
 
-    /// Softmax of one vector in place: `exp(x − max) / Σ exp(x − max)`.
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        ipet_softmax_f32(x, n)
+    /// The same softmax for one short vector that is reported or reused (class scores, layer weights), with the
+    /// exponentials and their sum in double precision so tiny probabilities keep their digits.
+    public static func softmax(_ x: [Float]) -> [Float] {
+        let m = x.max() ?? 0
+        let e = x.map { Foundation.exp(Double($0 - m)) }
+        let s = e.reduce(0, +)
+        return e.map { Float($0 / s) }
     }
 
     /// LayerNorm over each row: `y = (x − mean) / sqrt(var + eps) · weight + bias`, biased variance

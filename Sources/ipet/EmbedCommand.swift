@@ -3,7 +3,6 @@ import Foundation
 import IPETEngine
 import IPETFormats
 import IPETModels
-import IPETTensor
 
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,52 +55,42 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let embed: (String, Workspace) throws -> (shape: [Int], values: [Float])
+        let runner: BatchRunner
         let files: [InputItem]
         let target: String
         do {
             let model = try Backbone.load(backbone)
+            let task: TaskModel
             if let pack {
-                let task = try TaskModel(backbone: model, pack: try AdapterPack(path: pack), allowMismatch: allowMismatch)
-                if segments == 0 {
-                    embed = { path, ws in
-                        let samples = try AudioInput.load(path, sampleRate: model.sampleRate)
-                        guard let e = try task.run([try task.features(samples, source: path)], workspace: ws)[0].embedding else {
-                            throw PackError(path: pack, message: "the pack has no embedding head")
-                        }
-                        return ([e.count], e)
-                    }
-                } else {
-                    let embedder = SegmentEmbedder(task: task, count: segments)
-                    embed = { path, ws in
-                        let e = try embedder.embed(try AudioInput.load(path, sampleRate: model.sampleRate), source: path, workspace: ws)
-                        return ([e.count, e.first?.count ?? 0], e.flatMap { $0 })
-                    }
+                task = try TaskModel(backbone: model, pack: try AdapterPack(path: pack), allowMismatch: allowMismatch)
+                guard task.pack?.taskHead.givesEmbeddings == true else {
+                    throw CommandError("\(pack): the pack has no embedding head (a speaker head)")
                 }
             } else {
-                let kind: EmbeddingKind = pooled ? .pooled : layer.map { .layer($0) } ?? .automatic
-                let embedder = try Embedder(backbone: model, kind: kind)
-                embed = { path, ws in
-                    let v = try embedder.embed(file: path, workspace: ws)
-                    return ([v.count], v)
-                }
+                task = try TaskModel(backbone: model, embedding: pooled ? .pooled : layer.map { .layer($0) } ?? .automatic)
             }
+            // A speaker pack follows IPET's segment protocol unless --segments 0 asks for one whole-clip embedding;
+            // otherwise each clip is embedded whole (AST: its first input length).
+            let segmented = pack != nil && segments != 0
+            runner = BatchRunner(backbone: model, tasks: [task], options: .init(
+                window: 0, segments: segmented ? SegmentEmbedder(task: task, count: segments).count : nil))
             files = try InputCatalog.expand(inputs)
             target = try OutputGuard.check(output, against: inputs + files.map(\.path) + [backbone] + (pack.map { [$0] } ?? []))
         } catch {
             throw fail(error)
         }
-        let workspace = Workspace()
         var failed: [(key: String, value: JSONValue)] = []
         var writer = SafeTensorsWriter()
-        for item in files {
-            do {
-                let (shape, values) = try embed(item.path, workspace)
-                writer.add(.init(name: item.name, shape: shape, floats: values))
-            } catch {
-                let text = problemText(error, path: item.path)
-                FileHandle.standardError.write(Data("error: \(item.name): \(text)\n".utf8))
-                failed.append((item.name, .string(text)))
+        runner.run(files) { result in
+            let answer = result.answers[0]
+            if let error = answer.error {
+                let text = CommandError.detail(for: error)
+                FileHandle.standardError.write(Data("error: \(result.item.name): \(text)\n".utf8))
+                failed.append((result.item.name, .string(text)))
+            } else if let segments = answer.segments {
+                writer.add(.init(name: result.item.name, shape: [segments.count, segments.first?.count ?? 0], floats: segments.flatMap { $0 }))
+            } else if let e = answer.embedding {
+                writer.add(.init(name: result.item.name, shape: [e.count], floats: e))
             }
         }
         let kindText = pack.map { "pack \($0), \(segments == 0 ? "whole clip" : "segments")" } ?? (pooled ? "pooled" : layer.map { "layer \($0)" } ?? "automatic")

@@ -45,7 +45,7 @@ struct EvalCommand: ParsableCommand {
         } catch {
             throw fail(error)
         }
-        guard !items.isEmpty else { throw fail(AudioPipelineError(path: manifest ?? folder!, message: "no labelled audio found")) }
+        guard !items.isEmpty else { throw fail(CommandError("\(manifest ?? folder!): no labelled audio found")) }
         let progress = ProgressReporter(total: items.count, quiet: options.quiet || json)
         var truth: [[[Int]]] = runner.tasks.map { _ in [] }
         var scores: [[[Float]]] = runner.tasks.map { _ in [] }
@@ -55,7 +55,7 @@ struct EvalCommand: ParsableCommand {
             progress.advance(failed: result.failed, windows: result.answers.map(\.windows).max() ?? 0)
             if result.failed {
                 failed += 1
-                let reason = result.answers.compactMap(\.error).first ?? "failed"
+                let reason = result.answers.compactMap(\.error).first.map(CommandError.detail) ?? "failed"
                 FileHandle.standardError.write(Data("error: \(result.item.name): \(reason)\n".utf8))
             }
             guard !result.item.labels.isEmpty else { unlabelled += 1; return }
@@ -77,7 +77,7 @@ struct EvalCommand: ParsableCommand {
         }
         guard truth.contains(where: { !$0.isEmpty }) else {
             // Reporting "0 files, accuracy 0" with success would look like a result.
-            throw fail(AudioPipelineError(path: manifest ?? folder!, message: "no file could be evaluated (\(failed) failed, "
+            throw fail(CommandError("\(manifest ?? folder!): no file could be evaluated (\(failed) failed, "
                 + "\(unlabelled) without a label, \(unknown.values.reduce(0, +)) with labels the pack does not know)"))
         }
         for (t, task) in runner.tasks.enumerated() {

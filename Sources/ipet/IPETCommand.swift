@@ -42,7 +42,7 @@ struct ComputeOptions: ParsableArguments {
 func fail(_ error: Error) -> ExitCode {
     // Messages can quote file contents: control characters (a newline, an escape sequence that would recolour the
     // terminal) are escaped so an error stays one harmless line.
-    FileHandle.standardError.write(Data("error: \(printableUntrusted("\(error)", limit: .max))\n".utf8))
+    FileHandle.standardError.write(Data("error: \(printableUntrusted(CommandError.message(for: error), limit: .max))\n".utf8))
     return ExitCode(1)
 }
 

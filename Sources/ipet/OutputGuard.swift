@@ -8,10 +8,6 @@ import Glibc
 /// folder or pipe. A symlink is written through: the returned path is its target, so an atomic write replaces
 /// the target file and the link stays.
 enum OutputGuard {
-    struct Refusal: Error, CustomStringConvertible {
-        let description: String
-    }
-
     /// The path to write (symlinks resolved), after the checks. `inputs` may name files or folders; a folder
     /// protects the files directly inside it (a model folder's weights and config).
     static func check(_ output: String, against inputs: [String], regularFileOnly: Bool = true) throws -> String {
@@ -19,16 +15,16 @@ enum OutputGuard {
         var info = stat()
         guard stat(resolved, &info) == 0 else { return resolved }  // does not exist yet: nothing to clobber
         let kind = info.st_mode & S_IFMT
-        if kind == S_IFDIR { throw Refusal(description: "\(output): is a folder, not a file to write") }
+        if kind == S_IFDIR { throw CommandError("\(output): is a folder, not a file to write") }
         if regularFileOnly && kind != S_IFREG {
-            throw Refusal(description: "\(output): exists and is not a regular file (a device or pipe); choose another output path")
+            throw CommandError("\(output): exists and is not a regular file (a device or pipe); choose another output path")
         }
         let target = (info.st_dev, info.st_ino)
         for input in inputs {
             for candidate in files(of: input) {
                 var other = stat()
                 if stat(candidate, &other) == 0, (other.st_dev, other.st_ino) == target {
-                    throw Refusal(description: "\(output): is one of this command's inputs (\(candidate)); refusing to overwrite it")
+                    throw CommandError("\(output): is one of this command's inputs (\(candidate)); refusing to overwrite it")
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import IPETFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,7 @@ final class OutputSink: Sendable {
             let flags = O_WRONLY | O_CLOEXEC | (special ? 0 : O_CREAT | (append ? O_APPEND : O_TRUNC))
             let fd = open(path, flags, 0o644)
             guard fd >= 0 else {
-                throw OutputGuard.Refusal(description: "\(path): cannot open for writing: \(String(cString: strerror(errno)))")
+                throw CommandError("\(path): cannot open for writing: \(String(cString: strerror(errno)))")
             }
             descriptor = fd
             name = path
@@ -48,30 +49,14 @@ final class OutputSink: Sendable {
     /// Writes `text` with one write call (whole records at once), unbuffered.
     func write(_ text: String) {
         guard !text.isEmpty else { return }
-        let bytes = Array(text.utf8)
-        let count = bytes.count
-        var offset = 0
-        bytes.withUnsafeBytes { buffer in
-            while offset < count {
-                let n = Glibc.write(descriptor, buffer.baseAddress! + offset, count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let reason = String(cString: strerror(errno))
-                    FileHandle.standardError.write(Data("error: cannot write to \(name): \(reason)\n".utf8))
-                    exit(1)
-                }
-                offset += n
-            }
+        let failure = Array(text.utf8).withUnsafeBytes { POSIXFile.writeAll(descriptor, $0) }
+        if failure != 0 {
+            FileHandle.standardError.write(Data("error: cannot write to \(name): \(String(cString: strerror(failure)))\n".utf8))
+            exit(1)
         }
     }
 
     deinit {
         if closeAtEnd { close(descriptor) }
     }
-}
-
-/// Strips a leading "path: " from an error description when the record already names the file.
-func problemText(_ error: Error, path: String) -> String {
-    let text = "\(error)"
-    return text.hasPrefix(path + ": ") ? String(text.dropFirst(path.count + 2)) : text
 }

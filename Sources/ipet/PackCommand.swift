@@ -87,7 +87,7 @@ struct PackVerifyCommand: ParsableCommand {
             case let .derived(warning):
                 emit("OK with a precision warning: \(warning)\n")
             case let .mismatch(message, _):
-                throw PackError(path: path, message: message)
+                throw CommandError("\(path): \(message)")
             }
         } catch {
             throw fail(error)

@@ -66,7 +66,7 @@ struct RunOptions: ParsableArguments {
             : try pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0), activation: activation, allowMismatch: allowMismatch) }
         let names = tasks.map(\.name)
         if Set(names).count != names.count {
-            throw PackError(path: pack.joined(separator: ", "), message: "two packs have the same file name; records are told apart by it")
+            throw CommandError("\(pack.joined(separator: ", ")): two packs have the same file name; records are told apart by it")
         }
         return BatchRunner(backbone: model, tasks: tasks,
                            options: .init(window: window, hop: hop, perWindow: perWindow, batchSize: batch))

@@ -1,10 +1,8 @@
 import ArgumentParser
 import Foundation
 import IPETEngine
-import IPETTensor
 import IPETModels
 import IPETFormats
-import Logging
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -144,7 +142,7 @@ struct VerifyCommand: ParsableCommand {
     private func scoreTrialList(_ path: String) throws -> [(label: Bool, score: Double)] {
         let trialList = try VerificationTrialList.read(path: path)
         let keys = VerificationTrialList.utterances(trialList)
-        let store = try EmbeddingStore(cachePath: embeddings, backbone: backbone, pack: pack)
+        let store = try SpeakerEmbeddingStore(cachePath: embeddings, backbone: backbone, pack: pack)
         var cohortEmbeddings: [String: [[Float]]]?
         do {
             try store.fill(keys.map { ($0, audioPath($0)) }, what: "utterances")
@@ -161,7 +159,7 @@ struct VerifyCommand: ParsableCommand {
         if let cohort, let cohortEmbeddings {
             let cohortTable = try SpeakerEmbeddingTable(cohortEmbeddings, source: cohort)
             if let topN, topN > cohortTable.count {
-                throw VerifyCommandError("--top-n \(topN) is larger than the cohort (\(cohortTable.count) utterances)")
+                throw CommandError("--top-n \(topN) is larger than the cohort (\(cohortTable.count) utterances)")
             }
             scores = try scorer.normalizedScores(
                 trialList, cohort: cohortTable, normalization: topN.map { .adaptive(topN: $0) } ?? .symmetric)
@@ -173,7 +171,7 @@ struct VerifyCommand: ParsableCommand {
                 try AtomicFile.write(Array(VerificationScoreFile.text(trials: trialList, scores: scores).utf8),
                                      to: URL(fileURLWithPath: output).resolvingSymlinksInPath().path)
             } catch {
-                throw VerifyCommandError("\(output): \(error.reason)")
+                throw CommandError("\(output): \(error.reason)")
             }
         }
         return zip(trialList, scores).map { ($0.isTarget, $1) }
@@ -181,17 +179,17 @@ struct VerifyCommand: ParsableCommand {
 
     /// A safetensors file of cohort embeddings, or a folder of cohort audio whose embeddings are cached beside the
     /// trial utterances under "cohort:<path inside the folder>".
-    private func cohortEmbeddingsFrom(_ cohort: String, store: EmbeddingStore) throws -> [String: [[Float]]] {
+    private func cohortEmbeddingsFrom(_ cohort: String, store: SpeakerEmbeddingStore) throws -> [String: [[Float]]] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: cohort, isDirectory: &isDirectory) else {
-            throw VerifyCommandError("\(cohort): no such file or folder (--cohort)")
+            throw CommandError("\(cohort): no such file or folder (--cohort)")
         }
         guard isDirectory.boolValue else { return try SpeakerEmbeddingFile.read(path: cohort) }
         let prefix = cohort.hasSuffix("/") ? cohort : cohort + "/"
         let files = try InputCatalog.expand([cohort]).map { item in
             ("cohort:" + (item.name.hasPrefix(prefix) ? String(item.name.dropFirst(prefix.count)) : item.name), item.path)
         }
-        guard !files.isEmpty else { throw VerifyCommandError("\(cohort): no audio files in the cohort folder") }
+        guard !files.isEmpty else { throw CommandError("\(cohort): no audio files in the cohort folder") }
         try store.fill(files, what: "cohort files")
         return store.embeddings(files.map(\.0))
     }
@@ -200,83 +198,6 @@ struct VerifyCommand: ParsableCommand {
         guard let audioRoot, !key.hasPrefix("/") else { return key }
         return audioRoot.hasSuffix("/") ? audioRoot + key : audioRoot + "/" + key
     }
-}
-
-/// `SpeakerEmbeddingCache` with this command's rules: computing needs `--backbone`, and the messages name the options.
-private final class EmbeddingStore {
-    private let cache: SpeakerEmbeddingCache
-    private let backbone: String?
-    private let pack: String?
-    private let logger = Logger(label: "ipet.verify")
-
-    init(cachePath: String?, backbone: String?, pack: String?) throws {
-        if let cachePath, backbone == nil, !FileManager.default.fileExists(atPath: cachePath) {
-            throw VerifyCommandError("\(cachePath): no such file; give --backbone and --pack to compute the embeddings into it")
-        }
-        cache = try SpeakerEmbeddingCache(path: cachePath)
-        self.backbone = backbone
-        self.pack = pack
-        packDigest = pack.flatMap { try? FileDigest.sha256(path: $0) }  // an unreadable pack is reported when it is loaded
-        // Embeddings from another pack (or its backbone) must not be mixed with this one's.
-        if let packDigest, let recorded = cache.metadata.first(where: { $0.key == "ipet.pack.sha256" })?.value, recorded != packDigest {
-            let other = cache.metadata.first(where: { $0.key == "ipet.pack" })?.value ?? "another pack"
-            throw VerifyCommandError("\(cachePath ?? "the cache"): its embeddings were computed with \(other) (\(recorded)), not with "
-                                     + "\(pack!) (\(packDigest)); give another --embeddings file")
-        }
-    }
-
-    private let packDigest: String?
-
-    /// Computes the embeddings of the `(key, audio file)` pairs that the cache lacks.
-    func fill(_ items: [(key: String, audio: String)], what: String) throws {
-        let missing = cache.missing(items.map(\.key))
-        guard !missing.isEmpty else { return }
-        guard let backbone else {
-            let more = missing.count > 1 ? " and \(missing.count - 1) more" : ""
-            throw VerifyCommandError(
-                "\(missing.count) of \(items.count) \(what) have no embedding in \(cache.path ?? "the cache") "
-                    + "(\"\(missing[0])\"\(more)); give --backbone and --pack to compute them")
-        }
-        logger.info("computing embeddings of \(missing.count) of \(items.count) \(what)")
-        let pack = self.pack, logger = self.logger
-        try cache.fill(items, makeProvider: { try VerifyCommand.makeEmbeddingProvider(backbone: backbone, pack: pack) }) { done, total in
-            if done % 500 == 0 || done == total { logger.info("\(done) of \(total) \(what) embedded") }
-        }
-    }
-
-    func embeddings(_ keys: [String]) -> [String: [[Float]]] { cache.subset(keys) }
-
-    /// Rewrites the cache file when embeddings were computed since the last save.
-    func save() throws {
-        guard cache.unsaved > 0 else { return }
-        try cache.save(metadata: [("ipet.backbone", backbone ?? ""), ("ipet.pack", pack ?? ""), ("ipet.pack.sha256", packDigest ?? ""),
-                                  ("ipet.embedding", "speaker segments")])
-        if let path = cache.path { logger.info("wrote \(cache.embeddings.count) embeddings to \(path)") }
-    }
-}
-
-// MARK: - Embedding extraction with --backbone / --pack
-
-extension VerifyCommand {
-    /// Loads the backbone and the speaker pack once and returns IPET's segment embeddings per audio file
-    /// (`SegmentEmbedder`: 5 linearly spaced segments, L2-normalised; IPET.md §4.4).
-    static func makeEmbeddingProvider(backbone: String, pack: String?) throws -> any EmbeddingProvider {
-        guard let pack else {
-            throw VerifyCommandError("computing speaker embeddings needs --pack (a speaker pack) with --backbone")
-        }
-        let model = try Backbone.load(backbone)
-        let embedder = SegmentEmbedder(task: try TaskModel(backbone: model, pack: try AdapterPack(path: pack)))
-        let workspace = Workspace()
-        return ClosureEmbeddingProvider { path in
-            try embedder.embed(try AudioInput.load(path, sampleRate: model.sampleRate), source: path, workspace: workspace)
-        }
-    }
-}
-
-/// A problem of `ipet verify` itself (the library's errors carry their own file names).
-struct VerifyCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension SpeakerScoringRule: ExpressibleByArgument {}

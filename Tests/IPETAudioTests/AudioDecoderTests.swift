@@ -2,92 +2,119 @@ import Dispatch
 import Foundation
 import IPETAudio
 import IPETTestSupport
-import Testing
+import XCTest
 
 /// `AudioDecoder` must hand the pipeline exactly what python's `soundfile.read(path, dtype="float32")` plus
 /// `x.mean(axis=1)` gives, and refuse broken files with an error that names the file.
-@Suite struct AudioDecoderTests {
+final class AudioDecoderTests: XCTestCase {
     static let references = Result { try Fixtures.safetensors("audio/reference.safetensors") }
 
-    @Test("decodes like soundfile + numpy channel mean (max |diff| <= 1e-6)", arguments: ReferenceClips.all)
-    func decodedMatchesReference(_ clip: ReferenceClips.Clip) throws {
-        let reference = try Self.references.get().floats("\(clip.name).decoded")
-        let decoded = try AudioDecoder.decode(path: ReferenceClips.path(clip))
-        #expect(decoded.sampleRate == clip.sampleRate)
-        #expect(decoded.sourceChannels == clip.channels)
-        #expect(decoded.samples.count == reference.count)
-        #expect(maxAbsDifference(decoded.samples, reference) <= 1e-6)
-    }
-
-    @Test("an empty file is rejected as empty, naming the file")
-    func emptyFile() {
-        let path = Fixtures.path("audio/bad_empty.wav")
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        #expect(error?.problem == .empty)
-        #expect(error?.path == path)
-        #expect(error?.description.contains("bad_empty.wav") == true)
-    }
-
-    @Test("a text file named .wav is rejected with libsndfile's reason")
-    func textFile() {
-        let path = Fixtures.path("audio/bad_text.wav")
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        guard case let .notAudio(reason)? = error?.problem else {
-            Issue.record("expected .notAudio, got \(String(describing: error))")
-            return
+    /// Decodes like soundfile + numpy channel mean (max |diff| <= 1e-6), for every clip in `ReferenceClips.all`.
+    func testDecodedMatchesReference() {
+        for clip in ReferenceClips.all {
+            do {
+                let reference = try Self.references.get().floats("\(clip.name).decoded")
+                let decoded = try AudioDecoder.decode(path: ReferenceClips.path(clip))
+                XCTAssertEqual(decoded.sampleRate, clip.sampleRate, "\(clip)")
+                XCTAssertEqual(decoded.sourceChannels, clip.channels, "\(clip)")
+                XCTAssertEqual(decoded.samples.count, reference.count, "\(clip)")
+                XCTAssertLessThanOrEqual(maxAbsDifference(decoded.samples, reference), 1e-6, "\(clip)")
+            } catch {
+                XCTFail("\(clip): \(error)")
+            }
         }
-        #expect(reason.localizedCaseInsensitiveContains("format not recognised"))
-        #expect(error?.description.contains("bad_text.wav") == true)
     }
 
-    @Test("a WAV whose data chunk claims 64000 bytes but holds 1001 is rejected as truncated")
-    func truncatedWAV() {
+    /// An empty file is rejected as empty, naming the file.
+    func testEmptyFile() {
+        let path = Fixtures.path("audio/bad_empty.wav")
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            XCTAssertEqual(error.problem, .empty)
+            XCTAssertEqual(error.path, path)
+            XCTAssertTrue(error.description.contains("bad_empty.wav"), error.description)
+        }
+    }
+
+    /// A text file named .wav is rejected with libsndfile's reason.
+    func testTextFile() {
+        let path = Fixtures.path("audio/bad_text.wav")
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            guard case let .notAudio(reason) = error.problem else {
+                return XCTFail("expected .notAudio, got \(String(describing: error))")
+            }
+            XCTAssertTrue(reason.localizedCaseInsensitiveContains("format not recognised"), reason)
+            XCTAssertTrue(error.description.contains("bad_text.wav"), error.description)
+        }
+    }
+
+    /// A WAV whose data chunk claims 64000 bytes but holds 1001 is rejected as truncated.
+    func testTruncatedWAV() {
         let path = Fixtures.path("audio/bad_truncated.wav")
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        #expect(error?.problem == .truncated(declaredFrames: 32000, availableFrames: 500))
-        #expect(error?.description.contains("bad_truncated.wav") == true)
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            XCTAssertEqual(error.problem, .truncated(declaredFrames: 32000, availableFrames: 500))
+            XCTAssertTrue(error.description.contains("bad_truncated.wav"), error.description)
+        }
     }
 
-    @Test("a float WAV holding NaN or infinity is rejected, naming the first bad frame", arguments: [Float.nan, .infinity, -.infinity])
-    func nonFiniteSamples(_ bad: Float) throws {
-        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("bad.wav").path
-        var stereo = syntheticAudio(seconds: 3, rate: 16000, channels: 2, seed: 3)
-        stereo[2 * 40000 + 1] = bad  // frame 40000, second channel: in the second decoding chunk
-        try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: 16000, format: .wavFloat32, to: path)
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        #expect(error?.problem == .nonFinite(frame: 40000))
-        #expect(error?.description.contains("bad.wav: sample 40000 is NaN or infinite") == true)
+    /// A float WAV holding NaN or infinity is rejected, naming the first bad frame; for NaN, +∞ and −∞.
+    func testNonFiniteSamples() {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            do {
+                let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("bad.wav").path
+                var stereo = syntheticAudio(seconds: 3, rate: 16000, channels: 2, seed: 3)
+                stereo[2 * 40000 + 1] = bad  // frame 40000, second channel: in the second decoding chunk
+                try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: 16000, format: .wavFloat32, to: path)
+                XCTAssertThrowsError(try AudioDecoder.decode(path: path), "\(bad)") { error in
+                    guard let error = error as? AudioError else {
+                        return XCTFail("\(bad): expected an AudioError, got \(error)")
+                    }
+                    XCTAssertEqual(error.problem, .nonFinite(frame: 40000), "\(bad)")
+                    XCTAssertTrue(error.description.contains("bad.wav: sample 40000 is NaN or infinite"),
+                                  "\(bad): \(error.description)")
+                }
+            } catch {
+                XCTFail("\(bad): \(error)")
+            }
+        }
     }
 
-    @Test("the decodeAvailable policy returns the 500 whole samples a truncated WAV still holds")
-    func truncatedWAVDecodeAvailable() throws {
+    /// The decodeAvailable policy returns the 500 whole samples a truncated WAV still holds.
+    func testTruncatedWAVDecodeAvailable() throws {
         let decoded = try AudioDecoder(truncation: .decodeAvailable).decode(path: Fixtures.path("audio/bad_truncated.wav"))
-        #expect(decoded.samples.count == 500)
-        #expect(decoded.sampleRate == 16000)
+        XCTAssertEqual(decoded.samples.count, 500)
+        XCTAssertEqual(decoded.sampleRate, 16000)
     }
 
-    @Test("a FLAC cut in half is rejected as truncated; decodeAvailable returns the part before the cut")
-    func truncatedFLAC() throws {
+    /// A FLAC cut in half is rejected as truncated; decodeAvailable returns the part before the cut.
+    func testTruncatedFLAC() throws {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("audio/noise_3s_16k.flac")))
         let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("half.flac").path
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        guard case let .truncated(declared, available)? = error?.problem else {
-            Issue.record("expected .truncated, got \(String(describing: error))")
-            return
+        var thrown: AudioError?
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            thrown = error as? AudioError
+            XCTAssertNotNil(thrown, "expected an AudioError, got \(error)")
         }
-        #expect(declared == 48000)
-        #expect(available > 0 && available < 48000)
+        guard case let .truncated(declared, available)? = thrown?.problem else {
+            return XCTFail("expected .truncated, got \(String(describing: thrown))")
+        }
+        XCTAssertEqual(declared, 48000)
+        XCTAssertGreaterThan(available, 0)
+        XCTAssertLessThan(available, 48000)
         let partial = try AudioDecoder(truncation: .decodeAvailable).decode(path: path)
         let reference = try Self.references.get().floats("noise_3s_16k.decoded")
-        #expect(partial.samples.count == Int(available))
-        #expect(partial.samples == Array(reference[0..<partial.samples.count]))
+        XCTAssertEqual(partial.samples.count, Int(available))
+        XCTAssertEqual(partial.samples, Array(reference[0..<partial.samples.count]))
     }
 
+    /// Concurrent decoding and encoding on many threads: every result as when run alone.
+    ///
     /// libsndfile keeps some state process-wide (the last open error, codec set-up); `SndFileLock` serialises
     /// opens and closes. Many threads decoding and encoding at once must see no spurious failure.
-    @Test("concurrent decoding and encoding on many threads: every result as when run alone")
-    func concurrentUse() throws {
+    func testConcurrentUse() throws {
         let directory = Fixtures.temporaryDirectory("ipet-audio")
         let tone = try AudioDecoder.decode(path: Fixtures.path("audio/tone440_2s_16k.wav")).samples
         let formats: [AudioFileWriter.Format] = [.wavPCM16, .flacPCM16, .oggVorbis, .mp3]
@@ -107,85 +134,100 @@ import Testing
                 failures.record("\(i): \(error)")
             }
         }
-        #expect(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
+        XCTAssertTrue(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
     }
 
+    /// A WAV claiming ~1 G frames in a 52-byte file is rejected as truncated without allocating for the claim.
+    ///
     /// A hostile header: RIFF/WAVE PCM16 mono whose `data` chunk claims 0x7FFFFFF0 bytes (~1.07 G frames) while
     /// 8 bytes follow. Decoding must neither allocate for the claim nor loop: it is rejected as truncated, and
     /// `.decodeAvailable` returns the 4 samples present.
-    @Test("a WAV claiming ~1 G frames in a 52-byte file is rejected as truncated without allocating for the claim")
-    func hostileDataSize() throws {
+    func testHostileDataSize() throws {
         var bytes: [UInt8] = Array("RIFF".utf8) + le32(0x7FFF_FFF0 + 36) + Array("WAVE".utf8)
         bytes += Array("fmt ".utf8) + le32(16) + le16(1) + le16(1) + le32(16000) + le32(32000) + le16(2) + le16(16)
         bytes += Array("data".utf8) + le32(0x7FFF_FFF0) + [0x00, 0x10, 0x00, 0x20, 0x00, 0xF0, 0x00, 0xE0]
         let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("hostile.wav").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        #expect(error?.problem == .truncated(declaredFrames: 0x3FFF_FFF8, availableFrames: 4))
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            XCTAssertEqual(error.problem, .truncated(declaredFrames: 0x3FFF_FFF8, availableFrames: 4))
+        }
         let available = try AudioDecoder(truncation: .decodeAvailable).decode(path: path)
-        #expect(available.samples == [0.125, 0.25, -0.125, -0.25])
+        XCTAssertEqual(available.samples, [0.125, 0.25, -0.125, -0.25])
     }
 
     private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
     private func le16(_ v: UInt16) -> [UInt8] { (0..<2).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
 
-    @Test("a missing file is reported as cannotOpen")
-    func missingFile() {
+    /// A missing file is reported as cannotOpen.
+    func testMissingFile() {
         let path = Fixtures.path("audio/does-not-exist.wav")
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        guard case .cannotOpen? = error?.problem else {
-            Issue.record("expected .cannotOpen, got \(String(describing: error))")
-            return
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            guard case .cannotOpen = error.problem else {
+                return XCTFail("expected .cannotOpen, got \(String(describing: error))")
+            }
         }
     }
 
-    @Test("a WAV with a header but no frames is rejected as noSamples")
-    func headerOnly() throws {
+    /// A WAV with a header but no frames is rejected as noSamples.
+    func testHeaderOnly() throws {
         let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("empty-data.wav").path
         try AudioFileWriter.write(interleaved: [], channels: 1, sampleRate: 16000, format: .wavPCM16, to: path)
-        let error = #expect(throws: AudioError.self) { try AudioDecoder.decode(path: path) }
-        #expect(error?.problem == .noSamples)
+        XCTAssertThrowsError(try AudioDecoder.decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            XCTAssertEqual(error.problem, .noSamples)
+        }
     }
 
-    @Test("the frame limit stops long files")
-    func frameLimit() {
+    /// The frame limit stops long files.
+    func testFrameLimit() {
         let path = Fixtures.path("audio/tone440_2s_16k.wav")
-        let error = #expect(throws: AudioError.self) { try AudioDecoder(maximumFrames: 1000).decode(path: path) }
-        #expect(error?.problem == .tooLong(limitFrames: 1000))
+        XCTAssertThrowsError(try AudioDecoder(maximumFrames: 1000).decode(path: path)) { error in
+            guard let error = error as? AudioError else { return XCTFail("expected an AudioError, got \(error)") }
+            XCTAssertEqual(error.problem, .tooLong(limitFrames: 1000))
+        }
     }
 
+    /// Round-trips every container and codec libsndfile writes (`AudioFileWriter.Format.allCases`).
+    ///
     /// Every codec libsndfile writes must come back with the right rate, length (within the codec's padding)
     /// and content. Lossy codecs are judged by the 440 Hz component they return: a least-squares sinusoid fit
     /// over the middle of the clip must have the mean amplitude of the two channels (0.3, within 5 %) and leave
     /// a residual below 0.02 RMS.
-    @Test("round-trips every container and codec libsndfile writes", arguments: AudioFileWriter.Format.allCases)
-    func roundTrip(_ format: AudioFileWriter.Format) throws {
-        let rate = 16000
-        let frames = 8000
-        let left = TestSignals.sine(frequency: 440, amplitude: 0.4, rate: Double(rate), count: frames)
-        let right = TestSignals.sine(frequency: 440, amplitude: 0.2, rate: Double(rate), count: frames)
-        var stereo = [Float](repeating: 0, count: 2 * frames)
-        for i in 0..<frames {
-            stereo[2 * i] = left[i]
-            stereo[2 * i + 1] = right[i]
-        }
-        let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("clip.\(format)").path
-        try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: rate, format: format, to: path)
-        let decoded = try AudioDecoder.decode(path: path)
-        #expect(decoded.sampleRate == rate)
-        #expect(decoded.sourceChannels == 2)
-        let expected: [Float] = (0..<frames).map { i in (left[i] + right[i]) / 2 }
-        switch format {
-        case .wavFloat32:
-            #expect(decoded.samples == expected)
-        case .wavPCM16, .wavPCM24, .flacPCM16:
-            #expect(decoded.samples.count == frames)
-            #expect(maxAbsDifference(decoded.samples, expected) <= 1.0 / 32768)
-        case .oggVorbis, .oggOpus, .mp3:
-            #expect(abs(decoded.samples.count - frames) <= 2048)
-            let fit = Self.sinusoidFit(decoded.samples[2000..<6000], frequency: 440, rate: Double(rate))
-            #expect(abs(fit.amplitude - 0.3) <= 0.015)
-            #expect(fit.residualRMS <= 0.02)
+    func testRoundTrip() {
+        for format in AudioFileWriter.Format.allCases {
+            do {
+                let rate = 16000
+                let frames = 8000
+                let left = TestSignals.sine(frequency: 440, amplitude: 0.4, rate: Double(rate), count: frames)
+                let right = TestSignals.sine(frequency: 440, amplitude: 0.2, rate: Double(rate), count: frames)
+                var stereo = [Float](repeating: 0, count: 2 * frames)
+                for i in 0..<frames {
+                    stereo[2 * i] = left[i]
+                    stereo[2 * i + 1] = right[i]
+                }
+                let path = Fixtures.temporaryDirectory("ipet-audio").appendingPathComponent("clip.\(format)").path
+                try AudioFileWriter.write(interleaved: stereo, channels: 2, sampleRate: rate, format: format, to: path)
+                let decoded = try AudioDecoder.decode(path: path)
+                XCTAssertEqual(decoded.sampleRate, rate, "\(format)")
+                XCTAssertEqual(decoded.sourceChannels, 2, "\(format)")
+                let expected: [Float] = (0..<frames).map { i in (left[i] + right[i]) / 2 }
+                switch format {
+                case .wavFloat32:
+                    XCTAssertEqual(decoded.samples, expected, "\(format)")
+                case .wavPCM16, .wavPCM24, .flacPCM16:
+                    XCTAssertEqual(decoded.samples.count, frames, "\(format)")
+                    XCTAssertLessThanOrEqual(maxAbsDifference(decoded.samples, expected), 1.0 / 32768, "\(format)")
+                case .oggVorbis, .oggOpus, .mp3:
+                    XCTAssertLessThanOrEqual(abs(decoded.samples.count - frames), 2048, "\(format)")
+                    let fit = Self.sinusoidFit(decoded.samples[2000..<6000], frequency: 440, rate: Double(rate))
+                    XCTAssertLessThanOrEqual(abs(fit.amplitude - 0.3), 0.015, "\(format)")
+                    XCTAssertLessThanOrEqual(fit.residualRMS, 0.02, "\(format)")
+                }
+            } catch {
+                XCTFail("\(format): \(error)")
+            }
         }
     }
 

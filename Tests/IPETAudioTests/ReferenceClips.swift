@@ -4,12 +4,12 @@ import IPETTestSupport
 /// `Fixtures/audio/reference.safetensors`: `<clip>.decoded` (soundfile float32, channels averaged, native rate)
 /// and `<clip>.16k` (python-soxr HQ to 16 kHz, or a copy at 16 kHz).
 enum ReferenceClips {
-    struct Clip: Sendable, CustomTestStringConvertible {
+    struct Clip: Sendable, CustomStringConvertible {
         let name: String
         let file: String
         let sampleRate: Int
         let channels: Int
-        var testDescription: String { name }
+        var description: String { name }
     }
 
     static let all: [Clip] = [
@@ -31,5 +31,3 @@ enum ReferenceClips {
 
     static func path(_ clip: Clip) -> String { Fixtures.path("audio/\(clip.file)") }
 }
-
-import Testing

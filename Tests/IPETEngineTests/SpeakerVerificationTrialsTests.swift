@@ -24,7 +24,7 @@ final class SpeakerVerificationTrialsTests: XCTestCase {
     func testMalformedTrialLineNamesFileAndLine() {
         let text = "1 a.wav b.wav\n\n1 a.wav\n"
         XCTAssertThrowsError(try VerificationTrialList.parse(text, path: "trials.txt")) { error in
-            let e = error as? SpeakerVerificationError
+            let e = error as? EngineError
             XCTAssertEqual(e?.line, 3)
             XCTAssertTrue("\(error)".hasPrefix("trials.txt:3: "), "\(error)")
             XCTAssertTrue("\(error)".contains("label enrol test"), "\(error)")

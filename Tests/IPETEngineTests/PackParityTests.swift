@@ -134,7 +134,9 @@ final class PackParityTests: XCTestCase {
 
     func testMismatchedPackIsRefusedUnlessAllowedAndThenGivesTheSameAnswer() throws {
         XCTAssertThrowsError(try TaskModel(backbone: Self.tinyA, pack: try pack("ast-tiny-a-wrong-fingerprint"))) { error in
-            XCTAssertTrue("\(error)".contains("--allow-mismatch"), "\(error)")
+            // The library names the remedy; the command line words it as --allow-mismatch.
+            XCTAssertEqual((error as? EngineError)?.remedy, .allowMismatch, "\(error)")
+            XCTAssertFalse("\(error)".contains("--"), "library messages never name command-line options: \(error)")
         }
         let allowed = try TaskModel(backbone: Self.tinyA, pack: try pack("ast-tiny-a-wrong-fingerprint"), allowMismatch: true)
         let ref = try reference("ast-tiny-a")
@@ -143,6 +145,7 @@ final class PackParityTests: XCTestCase {
         // Another architecture is refused even when allowed.
         XCTAssertThrowsError(try TaskModel(backbone: Self.gnPostLN, pack: try pack("ast-tiny-a"), allowMismatch: true)) { error in
             XCTAssertTrue("\(error)".contains("architecture differs"), "\(error)")
+            XCTAssertNil((error as? EngineError)?.remedy, "allowing a mismatch cannot help when the shapes differ")
         }
     }
 
