@@ -6,7 +6,7 @@ import Foundation
 /// FFTW's planner (plan creation and destruction) is not thread-safe, so both happen under `plannerLock`;
 /// executing a plan with `fftwf_execute_dft_r2c` on fresh arrays is thread-safe as long as those arrays have the
 /// alignment of the planning arrays, which `FFTWRealBuffer`/`FFTWComplexBuffer` (fftwf_malloc) guarantee. `FFTW_ESTIMATE` is used
-/// because at n = 512 it plans in ~0.03 ms and runs as fast as a `FFTW_MEASURE` plan (SWIFT-NOTES §3).
+/// because at n = 512 it plans in ~0.03 ms and runs as fast as a `FFTW_MEASURE` plan (`docs/native-libraries.md` §3).
 final class FFTWRealForwardPlan: @unchecked Sendable {
     let size: Int
     private let plan: OpaquePointer

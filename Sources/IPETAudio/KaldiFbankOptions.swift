@@ -1,6 +1,6 @@
 /// Options of Kaldi's `compute-fbank-feats`, named as in `torchaudio.compliance.kaldi.fbank`.
 ///
-/// The defaults are what `ASTFeatureExtractor` passes (MODELS.md §A.1): torchaudio's defaults except
+/// The defaults are what `ASTFeatureExtractor` passes (`docs/model-numerics.md` §A.1): torchaudio's defaults except
 /// `window_type="hanning"` and `num_mel_bins=128`. Options that only affect the energy column (`use_energy`,
 /// `energy_floor`, `raw_energy`, `htk_compat`) are absent because that column is never produced; VTLN warping is
 /// not supported (warp factor 1). `dither` must be 0: random dither would make features non-reproducible.

@@ -1,7 +1,7 @@
 /// The input of an Audio Spectrogram Transformer: what transformers' `ASTFeatureExtractor` returns as
 /// `input_values[0]`, a `[maxLength × melBins]` matrix (time × mel), row-major.
 ///
-/// Steps (MODELS.md §A.1): Kaldi log-mel fbank of the raw waveform (no ×2¹⁵ scaling) → append rows of 0.0 up to
+/// Steps (`docs/model-numerics.md` §A.1): Kaldi log-mel fbank of the raw waveform (no ×2¹⁵ scaling) → append rows of 0.0 up to
 /// `maxLength` frames, or keep the first `maxLength` → when `doNormalize`, `v' = (v − mean) / (2·std)` on every
 /// value, padded rows included (so a padded row becomes `−mean / (2·std)`, +0.46703236 with AudioSet stats).
 /// The arithmetic is Float32 like numpy's: `(v − Float(mean)) / Float(2·std)`.

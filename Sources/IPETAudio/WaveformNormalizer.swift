@@ -1,4 +1,4 @@
-/// wav2vec 2.0's input preparation (transformers `Wav2Vec2FeatureExtractor`, MODELS.md §B.1).
+/// wav2vec 2.0's input preparation (transformers `Wav2Vec2FeatureExtractor`, `docs/model-numerics.md` §B.1).
 ///
 /// Per utterance: `x' = (x − mean(x)) / sqrt(var(x) + 1e-7)` with the population variance (ddof 0) and ε inside
 /// the square root. Mean, variance and each output value are computed in Double and rounded to Float once

@@ -1,24 +1,6 @@
 import Foundation
 import IPETFormats
 
-/// One audio input: where to read it, how to name it in the output, and its label when a manifest or a
-/// class folder gives one.
-public struct InputItem: Sendable, Equatable {
-    /// Path used to open the file.
-    public let path: String
-    /// Name in the output records: the path as given on the command line or in the manifest (folder entries as
-    /// `folder/relative/path`), so it is stable across runs and machines.
-    public let name: String
-    /// Labels from a manifest (`;`-separated for multi-label) or the class folder.
-    public let labels: [String]
-
-    public init(path: String, name: String? = nil, labels: [String] = []) {
-        self.path = path
-        self.name = name ?? path
-        self.labels = labels
-    }
-}
-
 /// Builds the list of inputs from files, folders and manifests (CSV or JSON Lines).
 public enum InputCatalog {
     /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
@@ -149,77 +131,5 @@ public enum InputCatalog {
             }
         }
         return items
-    }
-}
-
-/// Minimal CSV field handling (RFC 4180 quoting) for manifests and `--format csv` output.
-public enum CSV {
-    public static func split(_ line: String, separator: Character = ",") -> [String] {
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var iterator = line.makeIterator()
-        var pending: Character? = nil
-        while let c = pending ?? iterator.next() {
-            pending = nil
-            if quoted {
-                if c == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    field.append(c)
-                }
-            } else if c == "\"" && field.isEmpty {
-                quoted = true
-            } else if c == separator {
-                fields.append(field)
-                field = ""
-            } else {
-                field.append(c)
-            }
-        }
-        fields.append(field)
-        return fields
-    }
-
-    public static func escape(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
-/// `--shard K/N`: a deterministic slice of the inputs by a hash of each input's name, so it does not depend on
-/// order, and N jobs together cover every input exactly once.
-public struct Shard: Sendable, Equatable {
-    public let index: Int
-    public let count: Int
-
-    public init(index: Int, count: Int) {
-        self.index = index
-        self.count = count
-    }
-
-    /// Parses "K/N" with 0 ≤ K < N.
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n > 0, k >= 0, k < n else { return nil }
-        self.init(index: k, count: n)
-    }
-
-    public func contains(_ name: String) -> Bool {
-        Int(Self.fnv1a(name) % UInt64(count)) == index
-    }
-
-    /// FNV-1a 64 over the UTF-8 bytes: stable across runs, machines and Swift versions (unlike `hashValue`).
-    public static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
     }
 }

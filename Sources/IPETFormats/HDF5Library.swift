@@ -8,10 +8,12 @@ import CHDF5
 
 /// Process-wide access to libhdf5.
 ///
-/// Why a lock: Debian's libhdf5 is the serial build (SWIFT-NOTES §1), which is not thread-safe; every call into the
-/// library, including `H5*close` in deinitialisers, goes through `locked`. The lock is recursive so that helpers can
-/// call each other. On first use the library is initialised and its automatic error printing is switched off: failures
-/// become `HDF5Error`s naming the file and object instead of text on stderr.
+/// Why a lock (`docs/native-libraries.md` §1): libhdf5 is thread-safe only when built so (Debian's 1.10.8 is, other
+/// builds need not be), a thread-safe build serialises every call anyway, and the process-wide setup below must be
+/// used consistently. So every call into the library, including `H5*close` in deinitialisers, goes through
+/// `locked`. The lock is recursive so that helpers can call each other. On first use the library is initialised and
+/// its automatic error printing is switched off: failures become `HDF5Error`s naming the file and object instead of
+/// text on stderr.
 enum HDF5Library {
     private static let mutex = HDF5RecursiveMutex()
     nonisolated(unsafe) private static var initialized = false

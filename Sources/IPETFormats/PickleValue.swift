@@ -102,69 +102,6 @@ public struct PickleDict: Sendable, Equatable {
     public var stringKeys: [String] { entries.compactMap(\.key.string) }
 }
 
-/// A storage named by a `BINPERSID` persistent id `('storage', <storage type>, key, location, numel)`: its bytes
-/// are the archive record `<archive>/data/<key>`.
-public struct TorchStorageRef: Sendable, Equatable {
-    public let key: String
-    /// The storage class name, e.g. `FloatStorage`, or `UntypedStorage` (bytes; the tensor names the dtype).
-    public let typeName: String
-    /// Element type of a typed storage; nil for `UntypedStorage`.
-    public let dtype: DType?
-    /// Declared size: elements for a typed storage, bytes for an untyped one.
-    public let count: Int
-    /// Where the storage lived when saved (`cpu`, `cuda:0`, ...); informative only.
-    public let location: String
-
-    public init(key: String, typeName: String, dtype: DType?, count: Int, location: String) {
-        self.key = key
-        self.typeName = typeName
-        self.dtype = dtype
-        self.count = count
-        self.location = location
-    }
-
-    /// Declared size in bytes (overflow-checked when the reference was read).
-    public var byteCount: Int { count * (dtype?.byteWidth ?? 1) }
-}
-
-/// A tensor rebuilt by `torch._utils._rebuild_tensor_v2` (or `_v3`, `_rebuild_tensor`, optionally wrapped in a
-/// parameter): a view `(offset, shape, strides)`, in elements, of a storage.
-public struct TorchTensorRef: Sendable, Equatable {
-    public let storage: TorchStorageRef
-    public let dtype: DType
-    public let storageOffset: Int
-    public let shape: [Int]
-    public let strides: [Int]
-    public var requiresGrad: Bool
-    /// Rebuilt through `_rebuild_parameter` (an `nn.Parameter`).
-    public var isParameter: Bool
-
-    public init(storage: TorchStorageRef, dtype: DType, storageOffset: Int, shape: [Int], strides: [Int],
-                requiresGrad: Bool, isParameter: Bool) {
-        self.storage = storage
-        self.dtype = dtype
-        self.storageOffset = storageOffset
-        self.shape = shape
-        self.strides = strides
-        self.requiresGrad = requiresGrad
-        self.isParameter = isParameter
-    }
-
-    public var elementCount: Int { shape.reduce(1, *) }
-
-    /// Row-major (C-contiguous): strides of dimensions longer than 1 are the products of the later sizes, as
-    /// `torch.Tensor.is_contiguous` defines it. Empty tensors are contiguous.
-    public var isContiguous: Bool {
-        if shape.contains(0) { return true }
-        var expected = 1
-        for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] != 1 {
-            if strides[d] != expected { return false }
-            expected *= shape[d]
-        }
-        return true
-    }
-}
-
 /// Resource bounds for `PickleMachine`. The defaults are far above what any state dict needs.
 public struct PickleLimits: Sendable {
     /// Deepest nesting of containers (a state dict inside a checkpoint dict is 3 or 4 deep).

@@ -1,4 +1,4 @@
-/// A safetensors file (`FORMATS.md` §D), memory-mapped and validated before any tensor is touched.
+/// A safetensors file (`Formats/safetensors.md`), memory-mapped and validated before any tensor is touched.
 ///
 /// Layout: `u64 LE header length N`, `N` bytes of UTF-8 JSON, then the data buffer. Every rule of the reference
 /// reader is enforced (§D.2), plus: duplicate keys are rejected (the reference's hash map silently keeps the
@@ -99,23 +99,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
         }
         return out
-    }
-}
-
-/// Converts little-endian F32/F16/BF16/F64 bytes to Float32. `out.count` must equal the element count.
-public func convertToFloat(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
-    let n = out.count
-    switch dtype {
-    case .f32:
-        for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-    case .f16:
-        for i in 0..<n { out[i] = HalfFloat.float(fromHalfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-    case .bf16:
-        for i in 0..<n { out[i] = HalfFloat.float(fromBFloat16Bits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-    case .f64:
-        for i in 0..<n { out[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-    default:
-        preconditionFailure("convertToFloat called with \(dtype)")
     }
 }
 

@@ -1,4 +1,4 @@
-/// Writes safetensors files exactly as the reference writer lays them out (`FORMATS.md` §D.1):
+/// Writes safetensors files exactly as the reference writer lays them out (`Formats/safetensors.md` §1.2):
 /// tensors sorted by descending dtype alignment then name, offsets contiguous from 0, compact JSON with
 /// `__metadata__` first, header padded with spaces to a multiple of 8, written to a temporary file and renamed.
 public struct SafeTensorsWriter {

@@ -5,7 +5,7 @@
 #endif
 
 /// A TensorFlow/Keras wav2vec 2.0 checkpoint (`tf_model.h5`, or its sharded variant) read into PyTorch names and
-/// layouts (`Formats/hdf5.md` §1, `FORMATS.md` §C).
+/// layouts (`Formats/hdf5.md` §1).
 ///
 /// Unsharded files (Keras `save_weights`): the root attribute `layer_names` lists the top-level layers; each has a
 /// group whose `weight_names` attribute lists the full TF variable names (`<model>/wav2vec2/…/kernel:0`), each a
@@ -236,17 +236,6 @@ public struct TFCheckpoint: Sendable {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
-}
-
-/// How a TF weight is rearranged into PyTorch layout (transformers' `TransposeType`).
-public enum TFWeightTranspose: String, Sendable {
-    case none = "NO"
-    /// All axes reversed (a 2-D transpose for Dense kernels).
-    case simple = "SIMPLE"
-    /// `[k, in, out]` → `[out, in, k]` (axes 2, 1, 0).
-    case conv1D = "CONV1D"
-    /// `[kh, kw, in, out]` → `[out, in, kh, kw]` (axes 3, 2, 0, 1).
-    case conv2D = "CONV2D"
 }
 
 /// Accumulates converted weights and enforces the per-weight shape rules and name uniqueness.

@@ -1,6 +1,7 @@
 /// Every tensor-name spelling we accept, mapped to one canonical spelling: the Hugging Face transformers 4.x
-/// hub layout (`MODELS.md` §A.3, §B.8) with the task-model prefix (`audio_spectrogram_transformer.`,
-/// `wav2vec2.`) always present. Model code only ever sees canonical names; aliases live here and nowhere else.
+/// hub layout (`docs/model-numerics.md` §A.3, §B.8) with the task-model prefix (`audio_spectrogram_transformer.`,
+/// `wav2vec2.`) always present. Model code only ever sees canonical names; aliases (transformers 4.x and 5.x,
+/// weight-norm spellings, the original AST code's timm names) live here and nowhere else.
 public enum NameMap {
     public static let astPrefix = "audio_spectrogram_transformer."
     public static let wav2vec2Prefix = "wav2vec2."
@@ -51,5 +52,38 @@ public enum NameMap {
         let backboneRoots = ["feature_extractor.conv_layers.", "feature_projection.", "encoder.", "masked_spec_embed", "adapter."]
         if backboneRoots.contains(where: { n.hasPrefix($0) }) { n = wav2vec2Prefix + n }
         return n
+    }
+
+    /// Where a tensor of the original AST code (timm's DeiT under `v.`, head `mlp_head`) goes.
+    public enum TimmTarget: Equatable, Sendable {
+        case tensor(String)
+        /// `attn.qkv`: query, key and value stacked along the output axis, to these three names.
+        case fusedQKV([String])
+    }
+
+    /// The canonical name(s) of a timm AST tensor (without any `module.` prefix), or nil for tensors that are not
+    /// part of the model (timm's unused `head`/`head_dist`, IPET's prompts and adapters).
+    public static func timmAST(_ name: String) -> TimmTarget? {
+        let p = astPrefix
+        let fixed: [String: String] = [
+            "v.cls_token": p + "embeddings.cls_token", "v.dist_token": p + "embeddings.distillation_token",
+            "v.pos_embed": p + "embeddings.position_embeddings",
+            "v.patch_embed.proj.weight": p + "embeddings.patch_embeddings.projection.weight",
+            "v.patch_embed.proj.bias": p + "embeddings.patch_embeddings.projection.bias",
+            "v.norm.weight": p + "layernorm.weight", "v.norm.bias": p + "layernorm.bias",
+            "mlp_head.0.weight": "classifier.layernorm.weight", "mlp_head.0.bias": "classifier.layernorm.bias",
+            "mlp_head.1.weight": "classifier.dense.weight", "mlp_head.1.bias": "classifier.dense.bias",
+        ]
+        if let target = fixed[name] { return .tensor(target) }
+        let block: [String: String] = [
+            "norm1": "layernorm_before", "norm2": "layernorm_after", "attn.proj": "attention.output.dense",
+            "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense",
+        ]
+        let parts = name.split(separator: ".").map(String.init)
+        guard parts.count >= 5, parts[0] == "v", parts[1] == "blocks", let l = Int(parts[2]) else { return nil }
+        let module = parts[3..<(parts.count - 1)].joined(separator: "."), leaf = parts.last!
+        let layer = p + "encoder.layer.\(l)."
+        if module == "attn.qkv" { return .fusedQKV(["query", "key", "value"].map { layer + "attention.attention.\($0).\(leaf)" }) }
+        return block[module].map { .tensor(layer + $0 + "." + leaf) }
     }
 }

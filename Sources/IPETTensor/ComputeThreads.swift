@@ -8,7 +8,7 @@ import Dispatch
 /// The process-wide thread budget for computation (`--threads`).
 ///
 /// Why one budget: OpenBLAS's own pthreads and our parallel loops must never be stacked on the same cores
-/// (2 cores running 4 busy threads lose, SWIFT-NOTES §3). So OpenBLAS always runs single-threaded and all
+/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS always runs single-threaded and all
 /// parallelism is ours: big GEMMs are split into row blocks, attention runs heads in parallel, batches run items
 /// in parallel, each block calling single-threaded BLAS.
 public enum ComputeThreads {
@@ -83,12 +83,4 @@ public enum ComputeThreads {
         }
         return out
     }
-}
-
-/// A pointer that may cross into `@Sendable` closures. The caller guarantees that concurrent users touch
-/// disjoint elements (the Swift 6 checker cannot see that).
-public struct SendablePointer<T>: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<T>
-    @inlinable public init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
-    @inlinable public init(_ pointer: UnsafePointer<T>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
 }

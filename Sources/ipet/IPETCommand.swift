@@ -12,32 +12,6 @@ struct IPETCommand: ParsableCommand {
         subcommands: [PredictCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, ConvertCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
 }
 
-/// Options every compute command shares.
-struct ComputeOptions: ParsableArguments {
-    @Option(help: "Threads for computation (0 = one per core). BLAS and our own loops share this budget.")
-    var threads: Int = 0
-
-    @Flag(name: .shortAndLong, help: "Log progress details (backbone loads, timings) on standard error.")
-    var verbose = false
-
-    func validate() throws {
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or a positive number") }
-    }
-
-    func apply() {
-        ComputeThreads.configure(threads)
-        if StageTimer.enabled {
-            atexit { FileHandle.standardError.write(Data((StageTimer.report() + "\n").utf8)) }
-        }
-        let level: Logger.Level = verbose ? .info : .warning
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-    }
-}
-
 /// Prints `error: <message>` on stderr and exits with status 1: one line that names the file and the problem.
 func fail(_ error: Error) -> ExitCode {
     // Messages can quote file contents: control characters (a newline, an escape sequence that would recolour the

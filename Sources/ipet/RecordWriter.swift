@@ -3,11 +3,6 @@ import Foundation
 import IPETEngine
 import IPETFormats
 
-/// Output formats for `ipet predict`.
-enum RecordFormat: String, ExpressibleByArgument, CaseIterable {
-    case json, csv, table
-}
-
 /// Turns one input's results into output text (all its records in one string, so they are written with a single
 /// write call: a killed run leaves whole inputs or nothing, never a torn line except possibly the very last).
 struct RecordWriter {

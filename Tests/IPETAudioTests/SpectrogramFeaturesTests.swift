@@ -4,7 +4,7 @@ import IPETFormats
 import IPETTestSupport
 import XCTest
 
-/// Pad/truncate/normalise behaviour of the AST extractor and its configuration (MODELS.md §A.1).
+/// Pad/truncate/normalise behaviour of the AST extractor and its configuration (`docs/model-numerics.md` §A.1).
 final class SpectrogramFeaturesTests: XCTestCase {
     /// Defaults equal transformers' ASTFeatureExtractor: 16 kHz, 128 mel, 1024 frames, AudioSet mean/std.
     func testDefaults() throws {

@@ -2,7 +2,7 @@ import IPETAudio
 import IPETFormats
 import XCTest
 
-/// wav2vec 2.0 input normalisation, MODELS.md §B.1: `(x − mean) / sqrt(var + 1e-7)`, population variance.
+/// wav2vec 2.0 input normalisation, `docs/model-numerics.md` §B.1: `(x − mean) / sqrt(var + 1e-7)`, population variance.
 final class WaveformNormalizerTests: XCTestCase {
     static func stats(_ x: ArraySlice<Float>) -> (mean: Double, variance: Double) {
         let mean = x.reduce(0.0) { $0 + Double($1) } / Double(x.count)

@@ -1,61 +1,6 @@
 import Foundation
 import IPETTensor
 
-/// Softmax-weighted sum of the hidden states (`use_weighted_layer_sum`): `Σ_i softmax(w)_i · h_i`.
-struct WeightedLayerSum: Sendable {
-    let weights: Tensor  // [layers + 1]
-
-    func callAsFunction(_ states: [Tensor]) -> Tensor {
-        let w = Kernels.softmax(weights.array)
-        let out = Tensor(zeros: states[0].shape)
-        for (i, s) in states.enumerated() { Kernels.addScaled(s.data, scale: w[i], into: out.mutableData, count: s.count) }
-        return out
-    }
-}
-
-/// transformers' `Wav2Vec2ForSequenceClassification` head (`MODELS.md` §B.7): optional weighted layer sum,
-/// `projector` on every frame, mean over the valid frames, `classifier`.
-public struct Wav2Vec2SequenceClassificationHead: Sendable {
-    let layerSum: WeightedLayerSum?
-    public let projector: Linear
-    public let classifier: Linear
-
-    public init(config: Wav2Vec2Configuration, weights: WeightStore) throws(ModelError) {
-        let d = config.hiddenSize, p = config.classifierProjectionSize
-        layerSum = config.useWeightedLayerSum ? WeightedLayerSum(weights: try weights.tensor("layer_weights", shape: [config.layers + 1])) : nil
-        projector = try Linear(weights.scope("projector"), in: d, out: p)
-        let labels = try weights.tensor("classifier.weight").shape[0]
-        classifier = try Linear(weights.scope("classifier"), in: p, out: labels)
-    }
-
-    public var needsHiddenStates: Bool { layerSum != nil }
-
-    /// Logits `[batch, labels]`.
-    public func callAsFunction(_ output: Wav2Vec2Model.Output) -> Tensor {
-        let pooled = pooledProjection(output)
-        let logits = Tensor(zeros: [pooled.shape[0], classifier.outFeatures])
-        classifier(pooled.data, rows: pooled.shape[0], into: logits.mutableData)
-        return logits
-    }
-
-    /// `[batch, classifier_proj_size]`: the projected frames averaged over each item's valid frames.
-    public func pooledProjection(_ output: Wav2Vec2Model.Output) -> Tensor {
-        let h = layerSum.map { $0(output.hiddenStates) } ?? output.lastHiddenState
-        let (batch, t) = (h.shape[0], h.shape[1])
-        let p = projector.outFeatures
-        let projected = Tensor(zeros: [batch * t, p])
-        projector(h.data, rows: batch * t, into: projected.mutableData)
-        let pooled = Tensor(zeros: [batch, p])
-        for b in 0..<batch {
-            let n = output.frames[b]
-            let dst = pooled.mutableData + b * p
-            for f in 0..<n { Kernels.add(dst, projected.data + (b * t + f) * p, into: dst, count: p) }
-            Kernels.scale(dst, by: 1 / Float(n), count: p)
-        }
-        return pooled
-    }
-}
-
 /// transformers' `Wav2Vec2ForXVector` head (§B.7): projector, dilated TDNN layers with ReLU, statistics pooling
 /// (mean and unbiased std over time), `feature_extractor` → embeddings, `classifier` → logits.
 public struct Wav2Vec2XVectorHead: Sendable {
@@ -137,35 +82,5 @@ public struct Wav2Vec2XVectorHead: Sendable {
         let logits = Tensor(zeros: [batch, classifier.outFeatures])
         classifier(embeddings.data, rows: batch, into: logits.mutableData)
         return (embeddings, logits)
-    }
-}
-
-/// The head a wav2vec 2.0 checkpoint carries, recognised from its tensors.
-public enum Wav2Vec2Head: Sendable {
-    case sequenceClassification(Wav2Vec2SequenceClassificationHead)
-    case xvector(Wav2Vec2XVectorHead)
-
-    /// Builds the head present in `weights`, or nil for a bare or pretraining checkpoint.
-    public static func load(config: Wav2Vec2Configuration, weights: WeightStore) throws(ModelError) -> Wav2Vec2Head? {
-        guard weights.contains("projector.weight"), weights.contains("classifier.weight") else { return nil }
-        if weights.contains("tdnn.0.kernel.weight") { return .xvector(try Wav2Vec2XVectorHead(config: config, weights: weights)) }
-        return .sequenceClassification(try Wav2Vec2SequenceClassificationHead(config: config, weights: weights))
-    }
-
-    public var needsHiddenStates: Bool {
-        switch self {
-        case let .sequenceClassification(h): return h.needsHiddenStates
-        case let .xvector(h): return h.needsHiddenStates
-        }
-    }
-
-    /// Logits (and, for x-vectors, embeddings) per input.
-    public func callAsFunction(_ output: Wav2Vec2Model.Output, workspace: Workspace = Workspace()) throws(ModelError) -> [HeadOutput] {
-        switch self {
-        case let .sequenceClassification(head): return HeadOutput.rows(logits: head(output))
-        case let .xvector(head):
-            let (embeddings, logits) = try head(output, workspace: workspace)
-            return HeadOutput.rows(logits: logits, embeddings: embeddings)
-        }
     }
 }

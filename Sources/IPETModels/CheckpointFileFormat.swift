@@ -2,24 +2,6 @@ import Foundation
 import IPETFormats
 import IPETTensor
 
-/// One tensor of a checkpoint file, whatever its format: its name in the file, its shape, and how to load it.
-public struct SourceTensor {
-    public let name: String
-    public let shape: [Int]
-    /// The element type as stored.
-    public let dtype: DType
-    public let load: () throws -> Tensor
-
-    public var byteCount: Int { shape.reduce(1, *) * (dtype.byteWidth ?? 4) }
-
-    public init(name: String, shape: [Int], dtype: DType, load: @escaping () throws -> Tensor) {
-        self.name = name
-        self.shape = shape
-        self.dtype = dtype
-        self.load = load
-    }
-}
-
 /// The weight-file formats the importers read.
 public enum CheckpointFileFormat: String, Sendable {
     case safetensors

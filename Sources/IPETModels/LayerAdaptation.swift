@@ -1,6 +1,6 @@
 import IPETTensor
 
-/// IPET's per-layer additions to a frozen transformer layer (`IPET.md` §1–2): deep embedding prompts that are
+/// IPET's per-layer additions to a frozen transformer layer (`docs/ipet-method.md` §1–2): deep embedding prompts that are
 /// prepended to the layer's input and dropped from its output, and a parallel bottleneck adapter beside the MLP.
 /// A value type passed into a forward call; the backbone itself is never modified.
 public struct LayerAdaptation: Sendable {
@@ -36,33 +36,12 @@ public struct LayerAdaptation: Sendable {
         guard k > 0 else { return }
         for b in 0..<batch { (h + b * n * d).update(from: x + (b * (n + k) + k) * d, count: n * d) }
     }
-}
 
-/// `scale · up(ReLU(down(x)))` (AdaptFormer's AdaptMLP with IPET's defaults: ReLU, scale 0.1, no inner LN).
-/// With `addResidual` the adapter returns `x + scale·…`, reproducing the official wav2vec 2.0 code (§2 quirk).
-public struct BottleneckAdapter: Sendable {
-    public let down: Linear
-    public let up: Linear
-    public let scale: Float
-    public let addResidual: Bool
-
-    public init(down: Linear, up: Linear, scale: Float = 0.1, addResidual: Bool = false) {
-        self.down = down
-        self.up = up
-        self.scale = scale
-        self.addResidual = addResidual
-    }
-
-    public var bottleneck: Int { down.outFeatures }
-
-    /// Writes the adapter output for `rows` rows of `x` into `out`.
-    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
-        let mid = workspace.buffer("adapter.mid", count: rows * bottleneck)
-        down(x, rows: rows, into: mid)
-        Kernels.relu(mid, count: rows * bottleneck)
-        up(mid, rows: rows, into: out)
-        let n = rows * up.outFeatures
-        Kernels.scale(out, by: scale, count: n)
-        if addResidual { Kernels.add(out, x, into: out, count: n) }
+    /// The parallel adapter's output for `rows` rows of `x`, in a workspace buffer; nil without an adapter.
+    func adapterOutput(_ x: UnsafePointer<Float>, rows: Int, workspace: Workspace) -> UnsafeMutablePointer<Float>? {
+        guard let adapter else { return nil }
+        let out = workspace.buffer("layer.adapter", count: rows * adapter.up.outFeatures)
+        adapter(x, rows: rows, into: out, workspace: workspace)
+        return out
     }
 }
