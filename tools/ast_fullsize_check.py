@@ -23,10 +23,7 @@ import argparse
 import json
 import math
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,13 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import (  # noqa: E402
-    ROOT, ast_fbank_backend, described, env_quiet, load_kaldi, rerandomize_, seed_everything,
+    ast_fbank_backend, described, env_quiet, load_kaldi, rerandomize_, seed_everything,
+)
+from fullsize_common import (  # noqa: E402
+    SR, add_arguments, best_of, forward_timing, reference_result, run_swift, swift_binary, work_folder, write_pcm16_clip,
 )
 
 env_quiet()
 
 SEED = 4593
-SR = 16000
 CLIP_SECONDS = 10.24  # 163 840 samples -> 1022 fbank frames (padded to 1024)
 
 
@@ -53,7 +52,7 @@ def build_backbone(out_dir: Path):
     seed_everything(SEED)
     id2label = {i: f"audioset_class_{i:03d}" for i in range(527)}  # real names are AudioSet ontology labels
     config = ASTConfig(num_labels=527, id2label=id2label, label2id={v: k for k, v in id2label.items()})
-    # ASTConfig() defaults == MIT/ast-finetuned-audioset-10-10-0.4593 (MODELS.md A.2); assert the key ones
+    # ASTConfig() defaults == MIT/ast-finetuned-audioset-10-10-0.4593 (docs/model-numerics.md A.2); assert the key ones
     expect = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                   hidden_act="gelu", layer_norm_eps=1e-12, patch_size=16, frequency_stride=10, time_stride=10,
                   max_length=1024, num_mel_bins=128, qkv_bias=True)
@@ -82,7 +81,6 @@ def build_backbone(out_dir: Path):
 
 
 def write_clip(path: Path) -> np.ndarray:
-    import soundfile as sf
     from scipy.signal import chirp
 
     rng = np.random.default_rng(SEED)
@@ -91,19 +89,7 @@ def write_clip(path: Path) -> np.ndarray:
     x = (0.3 * chirp(t, f0=80.0, t1=CLIP_SECONDS, f1=7000.0, method="logarithmic")
          + 0.2 * np.sin(2 * np.pi * 523.25 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0)
          + 0.03 * rng.standard_normal(n))
-    sf.write(str(path), np.clip(x, -1.0, 32767 / 32768), SR, subtype="PCM_16")
-    data, sr = sf.read(str(path), dtype="float32")
-    assert sr == SR and data.shape == (n,)
-    return data
-
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    best, result = math.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+    return write_pcm16_clip(path, x)
 
 
 def run_transformers(model, wave: np.ndarray, threads: int, repeat: int, fp64: bool) -> dict:
@@ -118,41 +104,9 @@ def run_transformers(model, wave: np.ndarray, threads: int, repeat: int, fp64: b
         t_feat, feats = best_of(lambda: fe(wave, sampling_rate=SR, return_tensors="pt")["input_values"], repeat)
     print(f"[transformers] features via {kaldi.describe()}: {tuple(feats.shape)}, best {t_feat * 1e3:.1f} ms")
 
-    def forward():
-        with torch.no_grad():
-            return model(feats).logits[0]
-
-    forward()  # warm-up
-    t_model, logits = best_of(forward, repeat)
+    t_model, logits = forward_timing(model, feats, repeat)
     print(f"[transformers] model forward (eager, {threads} threads): best of {repeat} = {t_model:.3f} s")
-    out = {"logits": logits.double().numpy(), "seconds_model": t_model, "seconds_features": t_feat}
-    if fp64:
-        m64 = model.double()
-        with torch.no_grad():
-            l64 = m64(feats.double()).logits[0].numpy()
-        model.float()
-        out["fp32_vs_fp64"] = float(np.max(np.abs(out["logits"] - l64)))
-        print(f"[transformers] float32 vs float64 logits: max |diff| {out['fp32_vs_fp64']:.3g} (honest rounding)")
-    return out
-
-
-def build_swift(threads: int) -> None:
-    cmd = ["swift", "build", "-c", "release", "-Xswiftc", "-target-cpu", "-Xswiftc", "haswell"]
-    print(f"[swift] {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def parse_ipet_json(stdout: str) -> dict:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "logits" in obj:
-                return obj
-    raise RuntimeError(f"no JSON line with 'logits' in ipet output:\n{stdout[-2000:]}")
+    return reference_result(model, feats, logits, t_model, t_feat, fp64)
 
 
 def model_seconds(seconds) -> float | None:
@@ -166,41 +120,14 @@ def model_seconds(seconds) -> float | None:
     return None
 
 
-def run_swift(binary: Path, backbone: Path, clip: Path, threads: int, repeat: int) -> dict:
-    cmd = [str(binary), "predict", "--backbone", str(backbone), "--logits", "--threads", str(threads), str(clip)]
-    print(f"[swift] {' '.join(cmd)}", flush=True)
-    walls, parsed = [], None
-    for i in range(repeat + 1):  # first run is a warm-up (page cache, mmap)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"ipet exited {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\n"
-                               f"stderr:\n{proc.stderr[-2000:]}")
-        parsed = parse_ipet_json(proc.stdout)
-        if i > 0:
-            walls.append((wall, parsed))
-    best_wall, best_parsed = min(walls, key=lambda w: w[0])
-    return {"logits": np.asarray(best_parsed["logits"], dtype=np.float64), "top": best_parsed.get("top"),
-            "file": best_parsed.get("file"), "seconds": best_parsed.get("seconds"), "wall": best_wall}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description="full-size AST: transformers vs Swift ipet (logits and time)")
-    ap.add_argument("--no-build", action="store_true", help="do not run swift build; use the existing binary")
-    ap.add_argument("--swift-bin", type=Path, default=ROOT / ".build" / "release" / "ipet")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (best is reported)")
-    ap.add_argument("--atol", type=float, default=1e-4, help="max |logit diff| accepted (exit 1 above)")
-    ap.add_argument("--keep", type=Path, help="write backbone + clip here and keep them (default: temp dir)")
-    ap.add_argument("--skip-swift", action="store_true", help="only build the backbone and time transformers")
-    ap.add_argument("--no-fp64", action="store_true", help="skip the float64 transformers run")
+    add_arguments(ap, kept="backbone + clip")
     args = ap.parse_args()
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="ipet-ast-fullsize-"))
-    backbone = work / "ast-audioset-random"
-    clip = work / "clip_10p24s_16k.wav"
-    try:
+    with work_folder(args.keep, "ipet-ast-fullsize-") as work:
+        backbone = work / "ast-audioset-random"
+        clip = work / "clip_10p24s_16k.wav"
         model, _ = build_backbone(backbone)
         wave = write_clip(clip)
         ref = run_transformers(model, wave, args.threads, args.repeat, fp64=not args.no_fp64)
@@ -209,12 +136,10 @@ def main() -> int:
         if args.skip_swift:
             return 0
 
-        if not args.no_build:
-            build_swift(args.threads)
-        if not args.swift_bin.exists():
-            print(f"[swift] {args.swift_bin} not found (build it, or pass --swift-bin)", file=sys.stderr)
+        binary = swift_binary(args)
+        if binary is None:
             return 2
-        sw = run_swift(args.swift_bin, backbone, clip, args.threads, args.repeat)
+        sw = run_swift(binary, backbone, clip, args.threads, args.repeat)
         if sw["logits"].shape != ref["logits"].shape:
             print(f"[compare] shape mismatch: swift {sw['logits'].shape} vs transformers {ref['logits'].shape}")
             return 1
@@ -235,9 +160,6 @@ def main() -> int:
                 print(f"[time] model forward: swift {ms:.3f} s vs transformers {ref['seconds_model']:.3f} s, "
                       f"ratio swift/transformers = {ms / ref['seconds_model']:.2f}")
         return 0 if diff <= args.atol else 1
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import struct
 import sys
 from pathlib import Path
 
@@ -35,23 +34,8 @@ import safetensors
 import torch
 from safetensors import safe_open
 
-TORCH_DTYPE_NAMES = {
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.float64: "F64",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-for _attr, _name in [("uint16", "U16"), ("uint32", "U32"), ("uint64", "U64"), ("complex64", "C64"),
-                     ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2"), ("float8_e8m0fnu", "F8_E8M0"),
-                     ("float8_e4m3fnuz", "F8_E4M3FNUZ"), ("float8_e5m2fnuz", "F8_E5M2FNUZ")]:
-    if hasattr(torch, _attr):
-        TORCH_DTYPE_NAMES[getattr(torch, _attr)] = _name
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import SAFETENSORS_ELEMENT_BYTES, le_array, safetensors_header, torch_dtype_names  # noqa: E402
 
 # deserialize() reports header spellings (safetensors 0.8.0); map long names too, in case a version differs.
 RAW_DTYPE_NAMES = {
@@ -60,34 +44,22 @@ RAW_DTYPE_NAMES = {
     "bool": "BOOL", "complex64": "C64", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
 }
 
-ELEMENT_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-                 "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "C64": 8}
-
 
 def header_info(path: Path) -> tuple[list[str], dict]:
     """Tensor names in header order, and the parsed header (our own look, only for display/ordering)."""
-    blob = path.read_bytes()
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8 : 8 + n])
+    _, header = safetensors_header(path.read_bytes())
     return [k for k in header if k != "__metadata__"], header
 
 
 def decode_values(dtype: str, data: bytes) -> list:
-    """Flat values from raw little-endian bytes: floats widened to float32, integers as ints."""
-    if dtype == "F32":
-        return np.frombuffer(data, "<f4").astype(np.float64).tolist()
-    if dtype == "F16":
-        return np.frombuffer(data, "<f2").astype(np.float32).astype(np.float64).tolist()
-    if dtype == "BF16":
-        bits = np.frombuffer(data, "<u2").astype(np.uint32) << 16
-        return bits.view(np.float32).astype(np.float64).tolist()
-    if dtype == "F64":
-        return np.frombuffer(data, "<f8").astype(np.float32).astype(np.float64).tolist()
-    ints = {"I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "U16": "<u2", "U32": "<u4",
-            "U64": "<u8", "BOOL": "u1"}
-    if dtype in ints:
-        return [int(v) for v in np.frombuffer(data, ints[dtype])]
-    raise ValueError(f"no value decoding for dtype {dtype}")
+    """Flat values from raw little-endian bytes: floats as float32 (F16/BF16 widened, F64 rounded), integers as
+    ints."""
+    if dtype == "C64":
+        raise ValueError(f"no value decoding for dtype {dtype}")
+    values = le_array(dtype, data)  # ValueError for the dtypes without a layout
+    if values.dtype.kind == "f":
+        return values.astype(np.float32).astype(np.float64).tolist()
+    return [int(v) for v in values]
 
 
 def as_float32(v) -> float:
@@ -153,7 +125,7 @@ def check_file(path: Path, quiet: bool) -> bool:
             for name in names:
                 try:
                     tensor = f.get_tensor(name)
-                    loaded[name] = (TORCH_DTYPE_NAMES.get(tensor.dtype, str(tensor.dtype)), list(tensor.shape))
+                    loaded[name] = (torch_dtype_names().get(tensor.dtype, str(tensor.dtype)), list(tensor.shape))
                 except Exception as e:  # noqa: BLE001 - dtypes torch cannot represent
                     loaded[name] = (f"<torch: {type(e).__name__}>", None)
         raw_list = safetensors.deserialize(path.read_bytes())
@@ -171,9 +143,9 @@ def check_file(path: Path, quiet: bool) -> bool:
     for name, (tdtype, tshape) in loaded.items():
         if name in raw and tshape is not None and (tdtype, tshape) != raw[name][:2]:
             problems.append(f"{name}: torch sees {tdtype}{tshape}, raw header {raw[name][0]}{raw[name][1]}")
-        if name in raw and raw[name][0] in ELEMENT_BYTES:
+        if name in raw and raw[name][0] in SAFETENSORS_ELEMENT_BYTES:
             count = math.prod(raw[name][1])
-            if len(raw[name][2]) != count * ELEMENT_BYTES[raw[name][0]]:
+            if len(raw[name][2]) != count * SAFETENSORS_ELEMENT_BYTES[raw[name][0]]:
                 problems.append(f"{name}: {len(raw[name][2])} data bytes for {count} elements")
 
     try:

@@ -10,12 +10,22 @@ Contents
 - `ast_fbank_backend()`: makes transformers' ASTFeatureExtractor use that kaldi module (or force its numpy path).
 - `rerandomize_()`: overwrite every parameter of a model with seeded random values whose scales keep the reference
   outputs sensitive to ordering / epsilon / pooling bugs (see Fixtures/ast/README.md, "Sensitivity").
-- saving helpers: float32 safetensors with string metadata, JSON, the tensor-name listing of a safetensors file.
+- AST input features: `kaldi_fbank()` (torchaudio's fbank called as ASTFeatureExtractor calls it) and
+  `pad_normalize()` (the extractor's pad / truncate + normalisation).
+- saving and loading helpers: float32 safetensors with string metadata, `load_safetensors()`, JSON (`write_json()`),
+  the tensor-name listing of a safetensors file, `max_abs()`, `file_sha256()`, `dir_size()`.
+- safetensors at the byte level (Formats/safetensors.md): dtype names, little-endian bytes, header parsing, and
+  `safetensors_bytes()`, the reference Python writer's layout with metadata in a fixed order (byte-reproducible).
+- the command line of the fixture scripts: `fixture_arguments()` / `fixture_main()` with `--check`, which rebuilds a
+  fixture folder in a temporary folder and compares it with the committed one byte for byte (`check_regeneration()`,
+  `compare_trees()`; `same_safetensors_content()` for files whose metadata order cannot repeat).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -23,13 +33,15 @@ import math
 import os
 import random
 import re
+import struct
 import subprocess
 import sys
+import tempfile
 import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -59,21 +71,27 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the libraries that produce the fixtures (stored in metadata)."""
+VERSION_MODULES = ("torch", "transformers", "safetensors", "soundfile", "soxr", "scipy")
+
+
+def versions(modules: Iterable[str] = VERSION_MODULES) -> dict[str, str]:
+    """Versions of python, numpy and the libraries that produce the fixtures (stored in metadata); modules that are
+    not installed are left out. With soundfile, also the libsndfile it uses."""
     out = {"python": sys.version.split()[0], "numpy": np.__version__}
-    for name in ("torch", "transformers", "safetensors", "soundfile", "soxr", "scipy"):
+    modules = tuple(modules)
+    for name in modules:
         try:
             mod = __import__(name)
             out[name] = getattr(mod, "__version__", "?")
         except ImportError:
             pass
-    try:
-        import soundfile
+    if "soundfile" in modules:
+        try:
+            import soundfile
 
-        out["libsndfile"] = soundfile.__libsndfile_version__
-    except (ImportError, AttributeError):
-        pass
+            out["libsndfile"] = soundfile.__libsndfile_version__
+        except (ImportError, AttributeError):
+            pass
     return out
 
 
@@ -175,6 +193,38 @@ def ast_fbank_backend(kaldi: types.ModuleType | None):
                 del fe.ta_kaldi
         else:
             fe.ta_kaldi = old_kaldi
+
+
+def ast_fbank_kwargs(num_mel_bins: int) -> dict:
+    """Exactly the arguments ASTFeatureExtractor._extract_fbank_features passes to kaldi.fbank (the rest default)."""
+    return dict(sample_frequency=16000, window_type="hanning", num_mel_bins=num_mel_bins)
+
+
+def kaldi_fbank(kaldi: types.ModuleType, wave: np.ndarray, num_mel_bins: int, **overrides) -> np.ndarray:
+    """kaldi.fbank of a 16 kHz waveform called as ASTFeatureExtractor calls it (`overrides` change single arguments,
+    e.g. for injected bugs): [frames, num_mel_bins] float32."""
+    import torch
+
+    kw = ast_fbank_kwargs(num_mel_bins)
+    kw.update(overrides)
+    return kaldi.fbank(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], **kw).numpy()
+
+
+def pad_normalize(fbank: np.ndarray, max_length: int, mean: float | None, std: float | None,
+                  pad_value_after_norm=None) -> np.ndarray:
+    """ASTFeatureExtractor's pad (zero rows) / truncate to `max_length` frames, then (x - mean) / (2 std); mean None:
+    no normalisation. pad_value_after_norm: padded rows set to this after normalising (an injected bug)."""
+    n = fbank.shape[0]
+    if n < max_length:
+        x = np.concatenate([fbank, np.zeros((max_length - n, fbank.shape[1]), np.float32)])
+    else:
+        x = fbank[:max_length]
+    if mean is None:
+        return x.astype(np.float32)
+    y = (x - mean) / (std * 2)
+    if pad_value_after_norm is not None and n < max_length:
+        y[n:] = pad_value_after_norm
+    return y.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -298,8 +348,6 @@ def canonicalize_safetensors_header(path: Path) -> None:
     """Rewrite a safetensors header as compact JSON with sorted keys (same length, space padded) so that reruns are
     byte-identical: the Rust writer emits `__metadata__` entries in hash-map order, which changes between processes.
     Tensor data and offsets are untouched."""
-    import struct
-
     with open(path, "r+b") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
@@ -310,25 +358,28 @@ def canonicalize_safetensors_header(path: Path) -> None:
         f.write(text + b" " * (n - len(text)))
 
 
-def load_np_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def load_safetensors(path: Path | str, framework: str = "np") -> tuple[dict[str, object], dict[str, str]]:
+    """({name: tensor} in safe_open's key order, metadata) of a safetensors file; framework "np" or "pt"."""
     from safetensors import safe_open
 
-    with safe_open(str(path), "np") as f:
+    with safe_open(str(path), framework) as f:
         return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
 
 
-def write_json(path: Path, obj) -> None:
+def load_np_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    return load_safetensors(path, "np")
+
+
+def write_json(path: Path, obj, *, indent: int = 2, sort_keys: bool = True, ensure_ascii: bool = False) -> None:
+    """JSON text + newline (UTF-8); by default 2-space indent, sorted keys, non-ASCII characters kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def safetensors_listing(path: Path) -> dict:
     """Exact tensor names, dtypes and shapes stored in a safetensors file, read back from its header."""
-    import struct
-
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    header = read_safetensors_header(path)
     meta = header.pop("__metadata__", {})
     return {"file": path.name, "metadata": meta,
             "tensors": {k: {"dtype": v["dtype"], "shape": v["shape"]} for k, v in sorted(header.items())}}
@@ -342,6 +393,10 @@ def dir_size(paths: Iterable[Path]) -> int:
         elif p.is_dir():
             total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
     return total
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def rel(path: Path) -> str:
@@ -360,10 +415,12 @@ def max_abs(a, b) -> float:
 
 
 def env_quiet() -> None:
-    """Silence transformers' advisory warnings (sampling-rate hint etc.) and progress bars in fixture runs."""
+    """Silence transformers' advisory warnings (sampling-rate hint etc.) and progress bars in fixture runs; no hub
+    access, no tokenizer threads."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from transformers.utils import logging as hf_logging
 
@@ -371,3 +428,183 @@ def env_quiet() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# safetensors at the byte level (Formats/safetensors.md)
+
+# The reference Dtype enum in declaration order. Its Python writer lays tensors out by this position, descending
+# (U64 / I64 / F64 / C64 first), then by name in byte order.
+SAFETENSORS_DTYPES = ("BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
+                      "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64")
+
+# numpy layout of one little-endian element (BF16: its 16-bit pattern; BOOL: one byte, 0 or 1)
+_LE_LAYOUT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "C64": "<c8", "I64": "<i8", "I32": "<i4",
+              "I16": "<i2", "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "u1"}
+SAFETENSORS_ELEMENT_BYTES = {name: np.dtype(layout).itemsize for name, layout in _LE_LAYOUT.items()}
+_NUMPY_NAMES = {np.dtype(t).newbyteorder("<"): name for t, name in (
+    (np.float64, "F64"), (np.float32, "F32"), (np.float16, "F16"), (np.complex64, "C64"), (np.int64, "I64"),
+    (np.int32, "I32"), (np.int16, "I16"), (np.int8, "I8"), (np.uint64, "U64"), (np.uint32, "U32"),
+    (np.uint16, "U16"), (np.uint8, "U8"), (np.bool_, "BOOL"))}
+
+
+@functools.cache
+def torch_dtype_names() -> dict:
+    """{torch dtype: safetensors dtype name} for every dtype this torch build has."""
+    import torch
+
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+             torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+             torch.bool: "BOOL"}
+    for attr, name in (("uint16", "U16"), ("uint32", "U32"), ("uint64", "U64"), ("complex64", "C64"),
+                       ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2"), ("float8_e8m0fnu", "F8_E8M0"),
+                       ("float8_e4m3fnuz", "F8_E4M3FNUZ"), ("float8_e5m2fnuz", "F8_E5M2FNUZ")):
+        if hasattr(torch, attr):
+            names[getattr(torch, attr)] = name
+    return names
+
+
+def dtype_name(x) -> str:
+    """safetensors dtype name of a numpy array or torch tensor."""
+    if isinstance(x, np.ndarray):
+        return _NUMPY_NAMES[x.dtype.newbyteorder("<")]
+    return torch_dtype_names()[x.dtype]
+
+
+def le_bytes(x) -> bytes:
+    """The raw little-endian bytes of a numpy array or torch tensor in C order (BF16: its 16-bit patterns)."""
+    if not isinstance(x, np.ndarray):
+        import torch
+
+        x = x.detach().contiguous().cpu()
+        x = (x.view(torch.int16) if x.dtype == torch.bfloat16 else x).numpy()
+    x = np.ascontiguousarray(x)
+    return x.astype(x.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def le_array(dtype: str, data: bytes) -> np.ndarray:
+    """Flat numpy view of a tensor's raw little-endian bytes: BF16 widened (exactly) to float32, BOOL as uint8."""
+    if dtype not in _LE_LAYOUT:
+        raise ValueError(f"no value decoding for dtype {dtype}")
+    a = np.frombuffer(data, _LE_LAYOUT[dtype])
+    return (a.astype(np.uint32) << 16).view(np.float32) if dtype == "BF16" else a
+
+
+def safetensors_header(raw: bytes) -> tuple[int, dict]:
+    """(header length, parsed header) of a whole safetensors file's bytes; tensor data starts at 8 + length."""
+    (n,) = struct.unpack("<Q", raw[:8])
+    return n, json.loads(raw[8:8 + n])
+
+
+def read_safetensors_header(path: str | os.PathLike) -> dict:
+    """The parsed JSON header of a safetensors file (`__metadata__` included), without reading the tensors."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n))
+
+
+def safetensors_bytes(tensors: Mapping[str, object], metadata: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+                      *, ensure_ascii: bool = False) -> bytes:
+    """A safetensors file laid out like the reference Python writer's (tensors by SAFETENSORS_DTYPES position,
+    descending, then by name bytes; compact JSON header with `__metadata__` first and entries {dtype, shape,
+    data_offsets}; header space-padded to a multiple of 8), but with `metadata` in the order given: the Python
+    writer's `__metadata__` order is a Rust HashMap's, i.e. random per process. `tensors`: numpy arrays or torch
+    tensors, written in their own dtype. No `__metadata__` entry when `metadata` is empty."""
+    items = list(metadata.items()) if isinstance(metadata, Mapping) else list(metadata)
+    keys = [k for k, _ in items]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate metadata key")
+    for k, v in items:
+        if not isinstance(v, str):
+            raise TypeError(f"metadata value of {k} is not a string")
+    if "__metadata__" in tensors:
+        raise ValueError("reserved tensor name")
+    dtypes = {k: dtype_name(v) for k, v in tensors.items()}
+    names = sorted(tensors, key=lambda k: (-SAFETENSORS_DTYPES.index(dtypes[k]), k.encode("utf-8")))
+    header: dict = {"__metadata__": dict(items)} if items else {}
+    blobs, offset = [], 0
+    for k in names:
+        b = le_bytes(tensors[k])
+        header[k] = {"dtype": dtypes[k], "shape": list(tensors[k].shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":"), ensure_ascii=ensure_ascii).encode("utf-8")
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def write_file_atomically(path: str | os.PathLike, data: bytes) -> int:
+    """Write through a temporary file in the same folder (mode 0644) and rename it into place; returns the size."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# --check: regenerate into a temporary folder and compare byte for byte
+
+
+def compare_trees(expected: Path, fresh: Path, *, ignore: Iterable[str] = ("README.md",), fresh_only: bool = False,
+                  same: Mapping[str, Callable[[bytes, bytes], bool]] | None = None) -> list[str]:
+    """What differs between the committed tree `expected` and a regenerated tree `fresh`: files (by relative path)
+    whose bytes differ, that the regeneration did not write (unless `fresh_only`) or that only it wrote. Files named
+    in `ignore` (hand-written READMEs) are skipped anywhere; `same` maps a relative path to a comparison used
+    instead of byte equality (for a file whose bytes cannot repeat)."""
+    ignore = set(ignore)
+
+    def files(root: Path) -> set[str]:
+        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name not in ignore}
+
+    have, made = files(expected), files(fresh)
+    problems = [f"only in the regeneration: {f}" for f in sorted(made - have)]
+    if not fresh_only:
+        problems += [f"not regenerated: {f}" for f in sorted(have - made)]
+    for f in sorted(have & made):
+        a, b = (expected / f).read_bytes(), (fresh / f).read_bytes()
+        if not (same[f](a, b) if same and f in same else a == b):
+            problems.append(f"differs: {f}")
+    return problems
+
+
+def same_safetensors_content(a: bytes, b: bytes) -> bool:
+    """Equal headers as JSON objects (any key order) and equal tensor bytes: for a file written with several
+    metadata keys by the safetensors package, whose `__metadata__` order is random per process."""
+    (na, ha), (nb, hb) = safetensors_header(a), safetensors_header(b)
+    return ha == hb and a[8 + na:] == b[8 + nb:]
+
+
+def check_regeneration(out: Path, build: Callable[[Path], object], **compare_kwargs) -> int:
+    """The `--check` mode of a fixture script: `build(folder)` writes the fixtures into a fresh temporary folder (of
+    the same name as `out`), which is then compared with `out` (compare_trees). Prints the verdict; returns the exit
+    status (0: every file reproduces byte for byte, 1: not)."""
+    with tempfile.TemporaryDirectory(prefix="ipet-fixture-check-") as tmp:
+        fresh = Path(tmp) / out.name
+        build(fresh)
+        problems = compare_trees(out, fresh, **compare_kwargs)
+    for p in problems:
+        print(f"  {p}")
+    special = sorted(compare_kwargs.get("same") or ())
+    verdict = "every file reproduces byte for byte" + (f" (except as allowed for {', '.join(special)})"
+                                                        if special else "")
+    print(f"{rel(out)}: " + (verdict if not problems else f"{len(problems)} file(s) DIFFER from a fresh regeneration"))
+    return 1 if problems else 0
+
+
+def fixture_arguments(doc: str, out: Path, check_note: str = "") -> argparse.ArgumentParser:
+    """The command line every fixture script shares: its docstring as help, and --check (compare a regeneration in
+    a temporary folder with `out`); scripts add their own options."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help=f"regenerate into a temp dir and compare with {rel(out)} "
+                    f"byte for byte{check_note}")
+    return ap
+
+
+def fixture_main(doc: str, out: Path, build: Callable[[Path], object], check_note: str = "", **compare_kwargs) -> None:
+    """main() of a fixture script whose only option is --check: `build(out)`, or the --check comparison (exits)."""
+    if fixture_arguments(doc, out, check_note).parse_args().check:
+        sys.exit(check_regeneration(out, build, **compare_kwargs))
+    build(out)

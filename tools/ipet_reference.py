@@ -1,7 +1,7 @@
 """Reference implementation of IPET (deep embedding prompts + parallel adapters + heads) on top of Hugging Face
 transformers' AST and wav2vec 2.0, the backbone fingerprint and the adapter-pack format (Formats/ipet-pack.md).
 
-Method: shared/docs/IPET.md. Backbone numerics: shared/docs/MODELS.md. Pack format: Formats/ipet-pack.md.
+Method: docs/ipet-method.md. Backbone numerics: docs/model-numerics.md. Pack format: Formats/ipet-pack.md.
 
 The backbone stays a frozen transformers module; the layer loop is written out here and calls the transformers
 submodules (layernorm_before / attention / layernorm_after / mlp for AST; attention / layer_norm / feed_forward /
@@ -31,7 +31,7 @@ import os
 import re
 import struct
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -43,6 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fixture_common (kaldi fbank backend)
+from fixture_common import (  # noqa: E402
+    load_safetensors, read_safetensors_header, safetensors_bytes, write_file_atomically,
+)
 
 AST_ARCH = "audio-spectrogram-transformer"
 W2V2_ARCH = "wav2vec2"
@@ -59,8 +62,8 @@ HEAD_TYPES = ("ast-pooled", "mean-std", "speaker")  # the IPET heads this refere
 
 class Adapter(nn.Module):
     """IPET / AdaptFormer parallel adapter: a = scale * up(dropout(relu(down(x)))), plus x when `residual`
-    (the official wav2vec 2.0 code's add_residual=True quirk, IPET.md section 2). Init as IPET's "lora" option:
-    down kaiming_uniform(a=sqrt 5), biases and up weight 0, so a fresh adapter outputs 0."""
+    (the official wav2vec 2.0 code's add_residual=True quirk, docs/ipet-method.md section 2). Init as IPET's "lora"
+    option: down kaiming_uniform(a=sqrt 5), biases and up weight 0, so a fresh adapter outputs 0."""
 
     def __init__(self, dim: int, bottleneck: int, scale: float = 0.1, residual: bool = False, dropout: float = 0.1):
         super().__init__()
@@ -111,7 +114,8 @@ class HeadConfig:
 
 
 class Head(nn.Module):
-    """IPET task heads (IPET.md 4.4). Parameter names are the pack's tensor names without the `head.` prefix.
+    """IPET task heads (docs/ipet-method.md 4.4). Parameter names are the pack's tensor names without the `head.`
+    prefix.
 
     ast-pooled / mean-std: logits = linear(LayerNorm(pooled)).  speaker: embedding = embedding(pooled);
     logits = linear(LayerNorm(embedding)) when there are labels."""
@@ -173,8 +177,16 @@ def _head_config(head, labels, multi_label, layer_norm_eps, embedding_dim, pooli
 class _IPETBase(nn.Module):
     architecture: str
 
-    def _init_ipet(self, dim: int, layers: int, k: int, bottleneck: int, adapter_scale: float,
+    def _init_ipet(self, hf_model, base_attribute: str, what: str, k: int, bottleneck: int, adapter_scale: float,
                    adapter_residual: bool, adapter_dropout: float):
+        """nn.Module set-up shared by the architectures: the frozen backbone (the base model inside a task model, or
+        `hf_model` itself), fresh prompts and adapters. Returns the backbone's config."""
+        nn.Module.__init__(self)
+        self.backbone = getattr(hf_model, base_attribute, hf_model)
+        c = self.backbone.config
+        if c.model_type != self.architecture:
+            raise ValueError(f"not {what} backbone: model_type {c.model_type}")
+        dim, layers = c.hidden_size, c.num_hidden_layers
         self.k = int(k)
         self.bottleneck = int(bottleneck)
         self.adapter_scale = float(adapter_scale)
@@ -197,6 +209,7 @@ class _IPETBase(nn.Module):
         for p in self.backbone.parameters():
             p.requires_grad_(False)
         self.backbone.eval()
+        return c
 
     def train(self, mode: bool = True):
         """The frozen backbone always runs in eval mode (no dropout, layerdrop or SpecAugment); only the adapters'
@@ -249,9 +262,10 @@ def ast_grid(num_mel_bins: int, frames: int, patch: int, f_stride: int, t_stride
 
 
 def adapt_ast_position_embeddings(pos: torch.Tensor, f_dim: int, t_orig: int, t_new: int) -> torch.Tensor:
-    """AST position table [1, 2 + F'T', D] -> [1, 2 + F't, D] as the original AST code (IPET.md 4.1): patch vectors
-    viewed as a [D, F', T'] grid (token i*T' + j); t < T' keeps time columns [T'//2 - t//2, ... + t); t > T' resizes
-    the grid to [F', t] with bilinear interpolation (align_corners=False); CLS and distillation rows kept."""
+    """AST position table [1, 2 + F'T', D] -> [1, 2 + F't, D] as the original AST code (docs/ipet-method.md 4.1):
+    patch vectors viewed as a [D, F', T'] grid (token i*T' + j); t < T' keeps time columns [T'//2 - t//2, ... + t);
+    t > T' resizes the grid to [F', t] with bilinear interpolation (align_corners=False); CLS and distillation rows
+    kept."""
     if t_new == t_orig:
         return pos
     d = pos.shape[-1]
@@ -276,7 +290,7 @@ class IPETAST(_IPETBase):
     Per layer l: x = [prompts[l] (k rows, no position embedding), CLS, DIST, patches]
         h = x + Attn(LN_before(x)); a = Adapter_l(h); out = h + MLP(LN_after(h)) + a; drop the first k rows.
     Then the final layernorm; pooled = (CLS + DIST) / 2; head (ast-pooled or speaker with pooling ast-pooled).
-    `max_length` (frames) other than the backbone's adapts the position embeddings (IPET.md 4.1)."""
+    `max_length` (frames) other than the backbone's adapts the position embeddings (docs/ipet-method.md 4.1)."""
 
     architecture = AST_ARCH
 
@@ -285,13 +299,8 @@ class IPETAST(_IPETBase):
                  mean: float | None = None, std: float | None = None, multi_label: bool = False,
                  head_layer_norm_eps: float = 1e-5, embedding_dim: int | None = None, adapter_dropout: float = 0.1,
                  preprocessing: Mapping | None = None):
-        super().__init__()
-        self.backbone = getattr(hf_ast_model, "audio_spectrogram_transformer", hf_ast_model)
-        c = self.backbone.config
-        if c.model_type != AST_ARCH:
-            raise ValueError(f"not an AST backbone: model_type {c.model_type}")
-        self._init_ipet(c.hidden_size, c.num_hidden_layers, k, bottleneck, adapter_scale, adapter_residual,
-                        adapter_dropout)
+        c = self._init_ipet(hf_ast_model, "audio_spectrogram_transformer", "an AST", k, bottleneck, adapter_scale,
+                            adapter_residual, adapter_dropout)
         pre = dict(preprocessing or {})
         fe_mean = -4.2677393 if mean is None else mean
         fe_std = 4.5689974 if std is None else std
@@ -388,13 +397,8 @@ class IPETWav2Vec2(_IPETBase):
                  head_layer_norm_eps: float = 1e-5, embedding_dim: int | None = None, adapter_dropout: float = 0.1,
                  do_normalize: bool = False, crop_samples: int | None = None, segments: int | None = None,
                  preprocessing: Mapping | None = None):
-        super().__init__()
-        self.backbone = getattr(hf_w2v2_model, "wav2vec2", hf_w2v2_model)
-        c = self.backbone.config
-        if c.model_type != W2V2_ARCH:
-            raise ValueError(f"not a wav2vec 2.0 backbone: model_type {c.model_type}")
-        self._init_ipet(c.hidden_size, c.num_hidden_layers, k, bottleneck, adapter_scale, adapter_residual,
-                        adapter_dropout)
+        c = self._init_ipet(hf_w2v2_model, "wav2vec2", "a wav2vec 2.0", k, bottleneck, adapter_scale,
+                            adapter_residual, adapter_dropout)
         pre = dict(preprocessing or {})
         self.preprocessing = {"sampling_rate": int(pre.get("sampling_rate", 16000)),
                               "do_normalize": bool(pre.get("do_normalize", do_normalize)),
@@ -609,8 +613,6 @@ def _tensors_of(source) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in source.state_dict().items()}
     if isinstance(source, Mapping):
         return {k: (v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v))) for k, v in source.items()}
-    from safetensors import safe_open
-
     p = Path(source)
     files = [p]
     if p.is_dir():
@@ -623,9 +625,7 @@ def _tensors_of(source) -> dict[str, torch.Tensor]:
             raise FileNotFoundError(f"no model.safetensors in {p}")
     out = {}
     for f in files:
-        with safe_open(str(f), framework="pt") as sf:
-            for k in sf.keys():
-                out[k] = sf.get_tensor(k)
+        out.update(load_safetensors(f, "pt")[0])
     return out
 
 
@@ -662,15 +662,6 @@ def fingerprint(source, architecture: str, return_names: bool = False):
 
 
 _ST_DTYPE = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
-# position in the safetensors Dtype enum (the Python writer orders tensors by dtype, descending, then by name)
-_ST_RANK = {"F16": 13, "BF16": 14, "F32": 17, "F64": 19}
-
-
-def _tensor_bytes(t: torch.Tensor) -> bytes:
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().astype("<i2", copy=False).tobytes()
-    return t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], metadata: Sequence[tuple[str, str]],
@@ -680,45 +671,8 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tenso
     writer's __metadata__ order is a Rust HashMap's, i.e. random). Every tensor is cast to `dtype`."""
     if dtype not in _ST_DTYPE:
         raise ValueError(f"dtype {dtype} not supported")
-    td = _ST_DTYPE[dtype]
-    names = sorted(tensors, key=lambda s: s.encode("utf-8"))
-    header: dict = {}
-    if metadata:
-        keys = [k for k, _ in metadata]
-        if len(set(keys)) != len(keys):
-            raise ValueError("duplicate metadata key")
-        for k, v in metadata:
-            if not isinstance(v, str):
-                raise TypeError(f"metadata value of {k} is not a string")
-        header["__metadata__"] = {k: v for k, v in metadata}
-    blobs, offset = [], 0
-    for n in names:
-        if n == "__metadata__":
-            raise ValueError("reserved tensor name")
-        t = tensors[n].detach().to(td)
-        b = _tensor_bytes(t)
-        header[n] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    h += b" " * (-len(h) % 8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path.stat().st_size
-
-
-def read_safetensors_header(path: str | os.PathLike) -> dict:
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        return json.loads(f.read(n))
+    cast = {n: t.detach().to(_ST_DTYPE[dtype]) for n, t in tensors.items()}
+    return write_file_atomically(path, safetensors_bytes(cast, metadata))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -827,8 +781,6 @@ class PackError(ValueError):
 
 def read_pack(path) -> Pack:
     """Parse and structurally verify a pack (steps 1 and the tensor part of 2 of "Verification")."""
-    from safetensors import safe_open
-
     header = read_safetensors_header(path)
     meta = header.get("__metadata__") or {}
     for key in ("format", "ipet.format", "ipet.version", "ipet.backbone", "ipet.config", "ipet.head",
@@ -850,8 +802,7 @@ def read_pack(path) -> Pack:
                          ("adapter_placement", "parallel-ffn")):
         if cfg.get(key, allowed) != allowed:
             raise PackError(f"{path}: {key} {cfg.get(key)!r} not supported")
-    with safe_open(str(path), framework="pt") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors, _ = load_safetensors(path, "pt")
     dtypes = {k: v["dtype"] for k, v in header.items() if k != "__metadata__"}
     for k, dt in dtypes.items():
         if dt not in ("F32", "F16", "BF16"):

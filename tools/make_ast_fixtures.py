@@ -2,6 +2,7 @@
 """Builds the tiny random-weight AST reference models and their reference outputs under Fixtures/ast/.
 
     tools/python-env && .venv-tools/bin/python tools/make_audio_fixtures.py && .venv-tools/bin/python tools/make_ast_fixtures.py
+    .venv-tools/bin/python tools/make_ast_fixtures.py --check    # regenerate into a temp dir, compare bytes
 
 Needs Fixtures/audio/reference.safetensors (from make_audio_fixtures.py): the `<clip>.16k` waveforms stored there are
 the exact inputs. Writes, for each tiny config NAME in (tiny-a, tiny-b):
@@ -16,9 +17,7 @@ Everything is described in Fixtures/ast/README.md.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import hashlib
 import inspect
 import json
 import math
@@ -32,8 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import (  # noqa: E402
-    FIXTURES, Scales, ast_fbank_backend, described, dir_size, env_quiet, load_kaldi, load_np_safetensors, max_abs,
-    rel, rerandomize_, safetensors_listing, save_np_safetensors, seed_everything, versions, write_json,
+    FIXTURES, Scales, ast_fbank_backend, ast_fbank_kwargs, check_regeneration, described, dir_size, env_quiet,
+    file_sha256, fixture_arguments, kaldi_fbank, load_kaldi, load_np_safetensors, load_safetensors, max_abs,
+    pad_normalize, rel, rerandomize_, safetensors_listing, save_np_safetensors, seed_everything, versions,
+    write_json,
 )
 
 env_quiet()
@@ -127,7 +128,7 @@ SPECS = [
 
 
 def to_5x_name(name: str) -> str:
-    """transformers 4.x / hub AST tensor name -> 5.x module name (MODELS.md A.3); identity on 5.x names."""
+    """transformers 4.x / hub AST tensor name -> 5.x module name (docs/model-numerics.md A.3); identity on 5.x names."""
     import re
 
     name = re.sub(r"\.encoder\.layer\.(\d+)\.", r".layers.\1.", name)
@@ -141,42 +142,14 @@ def to_5x_name(name: str) -> str:
     return name
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # ----------------------------------------------------------------------------------------------------------------------
-# features
-
-
-def fbank_kwargs(num_mel_bins: int) -> dict:
-    """Exactly the arguments ASTFeatureExtractor._extract_fbank_features passes to kaldi.fbank (the rest default)."""
-    return dict(sample_frequency=16000, window_type="hanning", num_mel_bins=num_mel_bins)
+# features (kaldi_fbank / pad_normalize: fixture_common, the extractor re-implemented to cross-check it and inject bugs)
 
 
 def effective_fbank_settings(kaldi, num_mel_bins: int) -> dict:
     params = {n: p.default for n, p in inspect.signature(kaldi.fbank).parameters.items() if n != "waveform"}
-    params.update(fbank_kwargs(num_mel_bins))
+    params.update(ast_fbank_kwargs(num_mel_bins))
     return params
-
-
-def kaldi_fbank(kaldi, wave: np.ndarray, num_mel_bins: int, **overrides) -> np.ndarray:
-    kw = fbank_kwargs(num_mel_bins)
-    kw.update(overrides)
-    return kaldi.fbank(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], **kw).numpy()
-
-
-def pad_normalize(fbank: np.ndarray, max_length: int, mean: float, std: float, pad_value_after_norm=None):
-    """The extractor's pad/truncate + normalise, re-implemented (used to cross-check and for the injected bugs)."""
-    n = fbank.shape[0]
-    if n < max_length:
-        x = np.concatenate([fbank, np.zeros((max_length - n, fbank.shape[1]), np.float32)])
-    else:
-        x = fbank[:max_length]
-    y = (x - mean) / (std * 2)
-    if pad_value_after_norm is not None and n < max_length:
-        y[n:] = pad_value_after_norm
-    return y.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -400,11 +373,11 @@ def _log_floor_variant(kaldi, wave, M, floor):
 # main
 
 
-def save_model_dirs(spec: Spec, model, fe: ASTFeatureExtractor) -> dict:
+def save_model_dirs(spec: Spec, model, fe: ASTFeatureExtractor, out: Path) -> dict:
     from safetensors.torch import save_file as torch_save_file
 
-    d4 = OUT / spec.name
-    d5 = OUT / f"{spec.name}-5x"
+    d4 = out / spec.name
+    d5 = out / f"{spec.name}-5x"
     for d in (d4, d5):
         if d.exists():
             shutil.rmtree(d)
@@ -426,11 +399,11 @@ def save_model_dirs(spec: Spec, model, fe: ASTFeatureExtractor) -> dict:
     listing5 = safetensors_listing(d5 / "model.safetensors")
 
     # the two files hold identical tensors, only the names differ
-    from safetensors import safe_open
-    with safe_open(str(d4 / "model.safetensors"), "pt") as f4, safe_open(str(d5 / "model.safetensors"), "pt") as f5:
-        for k in f4.keys():
-            assert torch.equal(f4.get_tensor(k), f5.get_tensor(to_5x_name(k))), k
-        n4 = sorted(f4.keys())
+    t4, _ = load_safetensors(d4 / "model.safetensors", "pt")
+    t5, _ = load_safetensors(d5 / "model.safetensors", "pt")
+    for k, v in t4.items():
+        assert torch.equal(v, t5[to_5x_name(k)]), k
+    n4 = sorted(t4)
     assert n4 != sorted(listing5["tensors"]) or not any(".encoder.layer." in k for k in n4)
 
     for d, listing, how in ((d4, listing4, "ASTForAudioClassification.save_pretrained (transformers "
@@ -450,10 +423,17 @@ def save_model_dirs(spec: Spec, model, fe: ASTFeatureExtractor) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = fixture_arguments(__doc__, OUT, " (with --no-sensitivity: all but references/sensitivity.json)")
     ap.add_argument("--no-sensitivity", action="store_true", help="skip the (slower) injected-bug sensitivity runs")
     args = ap.parse_args()
+    if args.check:
+        sys.exit(check_regeneration(OUT, lambda d: build(d, not args.no_sensitivity), fresh_only=args.no_sensitivity))
+    build(OUT, not args.no_sensitivity)
 
+
+def build(folder: Path, with_sensitivity: bool = True) -> None:
+    """Writes every fixture into `folder` (Fixtures/ast, or a temporary folder for --check: the metadata always names
+    the model folders by their place under Fixtures/ast)."""
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
     kaldi_src = load_kaldi()
     kaldi = kaldi_src.module
@@ -464,7 +444,7 @@ def main() -> None:
     waves = {c: audio[f"{c}.16k"] for c in clips}
     good = [c for c in clips if c not in SKIP_CLIPS]
 
-    (OUT / "references").mkdir(parents=True, exist_ok=True)
+    (folder / "references").mkdir(parents=True, exist_ok=True)
     all_sens = {}
     summary = {}
     for spec in SPECS:
@@ -472,7 +452,7 @@ def main() -> None:
         model, rules = build_model(spec)
         M, T = spec.extractor["num_mel_bins"], spec.extractor["max_length"]
 
-        with ast_fbank_backend(kaldi) as fe_mod:
+        with ast_fbank_backend(kaldi):
             fe_t = ASTFeatureExtractor(**spec.extractor)
             assert not hasattr(fe_t, "mel_filters")
             inputs = {c: fe_t(waves[c], sampling_rate=16000, return_tensors="np")["input_values"][0] for c in good}
@@ -491,7 +471,7 @@ def main() -> None:
                 iv = fe_n(waves[c], sampling_rate=16000, return_tensors="np")["input_values"][0]
                 skipped[c] += (f"; numpy path: no frames, every row padding -> all values "
                                f"{np.unique(iv).tolist()} (shape {list(iv.shape)})")
-        saved = save_model_dirs(spec, model, fe_t)
+        saved = save_model_dirs(spec, model, fe_t, folder)
         fe_cfg = json.loads((saved["dir_4x"] / "preprocessor_config.json").read_text())
         mean, std = fe_cfg["mean"], fe_cfg["std"]
 
@@ -528,7 +508,7 @@ def main() -> None:
                   f" logits {diffs[c]['logits_max_abs_diff']:.3g}  logits={np.round(out['logits'], 4).tolist()}")
 
         sens = None
-        if not args.no_sensitivity:
+        if with_sensitivity:
             sens = sensitivity(model, spec, kaldi, waves, decoded, inputs, inputs_np)
             all_sens[spec.name] = sens
             for name, r in sens.items():
@@ -540,13 +520,13 @@ def main() -> None:
         tokens = out["last_hidden_state"].shape[0] if "last_hidden_state" in out else None
         metadata = {
             "generator": "tools/make_ast_fixtures.py",
-            "model_dir": rel(saved["dir_4x"]),
-            "model_dir_5x": rel(saved["dir_5x"]),
-            "model_safetensors_sha256": sha256(saved["dir_4x"] / "model.safetensors"),
+            "model_dir": rel(OUT / saved["dir_4x"].name),
+            "model_dir_5x": rel(OUT / saved["dir_5x"].name),
+            "model_safetensors_sha256": file_sha256(saved["dir_4x"] / "model.safetensors"),
             "input": "Fixtures/audio/reference.safetensors `<clip>.16k` (float32, 16 kHz), used exactly",
             "fbank_path_for_input_values": kaldi_src.describe() + "; patched into transformers' ASTFeatureExtractor "
                                            "(is_speech_available -> True, ta_kaldi -> this module)",
-            "fbank_call": f"kaldi.fbank(waveform[None], **{json.dumps(fbank_kwargs(M))}) - exactly what "
+            "fbank_call": f"kaldi.fbank(waveform[None], **{json.dumps(ast_fbank_kwargs(M))}) - exactly what "
                           "ASTFeatureExtractor passes; every other argument at its default",
             "fbank_effective_settings": effective_fbank_settings(kaldi, M),
             "input_values": f"ASTFeatureExtractor({json.dumps(spec.extractor)})(wave, sampling_rate=16000, "
@@ -571,7 +551,7 @@ def main() -> None:
             "torchaudio_kaldi_source": {"version": kaldi_src.torchaudio_version, "wheel": kaldi_src.wheel,
                                         "kaldi_py_sha256": kaldi_src.kaldi_sha256},
         }
-        ref_path = OUT / "references" / f"{spec.name}.safetensors"
+        ref_path = folder / "references" / f"{spec.name}.safetensors"
         size = save_np_safetensors(ref_path, tensors, metadata)
         summary[spec.name] = {"reference_bytes": size, "tensors": len(tensors),
                               "model_dir_bytes": dir_size([saved["dir_4x"], saved["dir_5x"]]),
@@ -579,11 +559,11 @@ def main() -> None:
         print(f"  wrote {rel(ref_path)} ({size} bytes, {len(tensors)} tensors); {saved['checks']}")
 
     if all_sens:
-        write_json(OUT / "references" / "sensitivity.json",
+        write_json(folder / "references" / "sensitivity.json",
                    {"note": "max |delta logits| when a known bug is injected (or, for honest_*, when only float "
                             "rounding differs), per clip; generated by tools/make_ast_fixtures.py",
                     "models": all_sens})
-    total = dir_size([FIXTURES / "audio", OUT])
+    total = dir_size([FIXTURES / "audio", folder])
     print(json.dumps(summary, indent=1))
     print(f"Fixtures/audio + Fixtures/ast: {total} bytes ({total / 2**20:.2f} MiB)")
 

@@ -2,6 +2,7 @@
 """Writes the deterministic test clips under Fixtures/audio/ and their decoded reference waveforms.
 
     tools/python-env && .venv-tools/bin/python tools/make_audio_fixtures.py
+    .venv-tools/bin/python tools/make_audio_fixtures.py --check    # regenerate into a temp dir, compare bytes
 
 Outputs (see Fixtures/ast/README.md for the full description):
 - good clips: silence_1s_16k.wav, tone440_2s_16k.wav, noise_3s_16k.flac, chirp_6s_16k.wav, short_0p5s_16k.wav,
@@ -24,7 +25,9 @@ import soxr
 from scipy.signal import chirp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import FIXTURES, load_np_safetensors, rel, save_np_safetensors, seed_everything, versions  # noqa: E402
+from fixture_common import (  # noqa: E402
+    FIXTURES, fixture_main, load_np_safetensors, rel, save_np_safetensors, seed_everything, versions,
+)
 
 OUT = FIXTURES / "audio"
 SEED = 20240611
@@ -93,9 +96,9 @@ def make_clips(rng: np.random.Generator) -> dict[str, dict]:
     return clips
 
 
-def write_bad_files(ok_tone: np.ndarray) -> dict[str, str]:
+def write_bad_files(out: Path, ok_tone: np.ndarray) -> dict[str, str]:
     descriptions = {}
-    (OUT / "bad_empty.wav").write_bytes(b"")
+    (out / "bad_empty.wav").write_bytes(b"")
     descriptions["bad_empty.wav"] = "0 bytes"
 
     buf = io.BytesIO()
@@ -106,25 +109,27 @@ def write_bad_files(ok_tone: np.ndarray) -> dict[str, str]:
     data_start = data_pos + 8
     declared = int.from_bytes(whole[data_pos + 4:data_pos + 8], "little")
     cut = data_start + 1001  # odd byte count: ends in the middle of a 16-bit sample
-    (OUT / "bad_truncated.wav").write_bytes(whole[:cut])
+    (out / "bad_truncated.wav").write_bytes(whole[:cut])
     descriptions["bad_truncated.wav"] = (
         f"valid PCM16 mono 16 kHz WAV header (RIFF size and data chunk claim {declared} data bytes = "
         f"{declared // 2} samples) cut after {cut} bytes: 1001 data bytes, i.e. 500 whole samples + half a sample")
 
-    (OUT / "bad_text.wav").write_text(
+    (out / "bad_text.wav").write_text(
         "This is not audio.\nIt is a plain UTF-8 text file whose name ends in .wav.\n", encoding="utf-8")
     descriptions["bad_text.wav"] = "plain text renamed .wav (no RIFF header)"
     return descriptions
 
 
 def probe_bad(path: Path) -> str:
-    """What libsndfile (via soundfile) does with a bad file: recorded in metadata for the Swift tests' expectations."""
+    """What libsndfile (via soundfile) does with a bad file: recorded in metadata for the Swift tests' expectations.
+    Its error messages quote the path; they are recorded as for the file's place in Fixtures/audio."""
     try:
         info = sf.info(str(path))
         data, sr = sf.read(str(path), dtype="float32")
         return f"libsndfile opens it: frames={info.frames} sr={sr}; read returned {len(data)} samples"
     except Exception as exc:  # noqa: BLE001  (any decoder error is the expected outcome)
-        return f"libsndfile error: {type(exc).__name__}: {str(exc).strip()}"
+        text = str(exc).strip().replace(str(path), str(OUT / path.name))
+        return f"libsndfile error: {type(exc).__name__}: {text}"
 
 
 def write_audio(path: Path, data: np.ndarray, sr: int, fmt: str, subtype: str) -> None:
@@ -148,18 +153,22 @@ def decode(path: Path) -> tuple[np.ndarray, int, int, str]:
 
 
 def main() -> None:
+    fixture_main(__doc__, OUT, build)
+
+
+def build(out: Path) -> None:
     rng = seed_everything(SEED)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     clips = make_clips(rng)
     for name, c in clips.items():
-        write_audio(OUT / name, c["data"], c["sr"], c["format"], c["subtype"])
-    bad = write_bad_files(clips["tone440_2s_16k.wav"]["data"])
+        write_audio(out / name, c["data"], c["sr"], c["format"], c["subtype"])
+    bad = write_bad_files(out, clips["tone440_2s_16k.wav"]["data"])
 
     tensors = {}
     per_clip = {}
     for name, c in clips.items():
         key = Path(name).stem
-        mono, sr, channels, subtype = decode(OUT / name)
+        mono, sr, channels, subtype = decode(out / name)
         assert sr == c["sr"]
         if sr == 16000:
             x16 = mono.copy()
@@ -174,7 +183,7 @@ def main() -> None:
                          "description": c["description"]}
         print(f"{name:26s} sr={sr:5d} ch={channels} {subtype:7s} n={mono.shape[0]:6d} -> 16k n={x16.shape[0]}")
 
-    bad_probe = {name: f"{desc}; {probe_bad(OUT / name)}" for name, desc in bad.items()}
+    bad_probe = {name: f"{desc}; {probe_bad(out / name)}" for name, desc in bad.items()}
     for k, v in bad_probe.items():
         print(f"{k}: {v}")
     metadata = {
@@ -189,11 +198,11 @@ def main() -> None:
         "bad_files": bad_probe,
         "versions": versions(),
     }
-    size = save_np_safetensors(OUT / "reference.safetensors", tensors, metadata)
-    back, _ = load_np_safetensors(OUT / "reference.safetensors")
+    size = save_np_safetensors(out / "reference.safetensors", tensors, metadata)
+    back, _ = load_np_safetensors(out / "reference.safetensors")
     assert all(np.array_equal(back[k], tensors[k]) for k in tensors)
-    total = sum(p.stat().st_size for p in OUT.iterdir() if p.is_file())
-    print(f"wrote {rel(OUT / 'reference.safetensors')} ({size} bytes, {len(tensors)} tensors); "
+    total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(f"wrote {rel(out / 'reference.safetensors')} ({size} bytes, {len(tensors)} tensors); "
           f"Fixtures/audio total {total} bytes")
     print(json.dumps(versions()))
 

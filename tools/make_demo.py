@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import ROOT, CACHE, env_quiet, versions  # noqa: E402
+from fixture_common import ROOT, CACHE, dir_size, env_quiet, kaldi_fbank, versions, write_json  # noqa: E402
 
 env_quiet()
 
@@ -198,8 +198,7 @@ def read_manifest(path: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
 def fbank(kaldi, wave: np.ndarray):
     import torch
 
-    return kaldi.fbank(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], sample_frequency=16000,
-                       window_type="hanning", num_mel_bins=NUM_MEL_BINS)
+    return torch.from_numpy(kaldi_fbank(kaldi, wave, NUM_MEL_BINS))
 
 
 def inputs(kaldi, waves, mean: float, std: float):
@@ -442,18 +441,10 @@ def swift_eval(ipet_bin: Path, pack: Path, manifest: Path) -> dict:
 # 5. README
 
 
-def pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f} %"
-
-
 def write_readme(res: dict) -> None:
     from demo_readme import render
 
     (OUT / "README.md").write_text(render(res, RECIPE), encoding="utf-8")
-
-
-def dir_bytes(p: Path) -> int:
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -478,7 +469,7 @@ def main(argv=None):
     t_start = time.time()
     timings = {}
     espeak = data.espeak_version()  # exits with install instructions when espeak-ng is missing
-    torch = set_torch(args.threads)
+    set_torch(args.threads)
     from fixture_common import load_kaldi
 
     kaldi_src = load_kaldi()
@@ -502,7 +493,7 @@ def main(argv=None):
     import ipet_reference as ipet
 
     bb["fingerprint"] = ipet.fingerprint(OUT / "backbone", ipet.AST_ARCH)
-    bb["bytes"] = dir_bytes(OUT / "backbone")
+    bb["bytes"] = dir_size([OUT / "backbone"])
     demo_rows = list(csv.DictReader(open(OUT / "clips-labels.csv")))
     packs = {}
     for task in ("keywords", "sounds"):
@@ -540,13 +531,13 @@ def main(argv=None):
            "threads": args.threads, "espeak": espeak, "kaldi": kaldi_src.describe(), "versions": versions(),
            "heldout_clips": {task: sum(1 for _ in open(m)) - 1 for task, m in manifests.items()},
            "demo_clips": len(demo_rows), "voices": dict(zip(("train", "heldout"), data.variant_split(args.seed)))}
-    res["sizes_bytes"] = {"backbone": bb["bytes"], "packs": dir_bytes(OUT / "packs"),
-                          "baselines": dir_bytes(OUT / "baselines"), "heldout": dir_bytes(OUT / "heldout"),
-                          "clips": dir_bytes(OUT / "clips")}
-    (OUT / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    res["sizes_bytes"] = {"backbone": bb["bytes"], "packs": dir_size([OUT / "packs"]),
+                          "baselines": dir_size([OUT / "baselines"]), "heldout": dir_size([OUT / "heldout"]),
+                          "clips": dir_size([OUT / "clips"])}
+    write_json(OUT / "results.json", res, sort_keys=False, ensure_ascii=True)
     write_readme(res)
-    res["sizes_bytes"]["total"] = dir_bytes(OUT)
-    (OUT / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    res["sizes_bytes"]["total"] = dir_size([OUT])
+    write_json(OUT / "results.json", res, sort_keys=False, ensure_ascii=True)
     log(f"done in {timings['total']:.0f} s; Fixtures/demo is {res['sizes_bytes']['total'] / 1e6:.2f} MB")
 
 

@@ -27,7 +27,7 @@ Three implementations must agree before anything is written (1e-9 on EER, 1e-12 
 The stored values are A's.
 
 Embedding scores (float64 numpy, from the float32/float16 values in the safetensors files):
-- IPET rule (IPET.md 4.4): L2-normalise every segment (x / max(||x||, 1e-12), as torch F.normalize), score =
+- IPET rule (docs/ipet-method.md 4.4): L2-normalise every segment (x / max(||x||, 1e-12), as torch F.normalize), score =
   -mean over all enrol x test segment pairs of the Euclidean distance; checked against scipy cdist.
 - cosine: the cosine of the means of the L2-normalised segments; checked against sklearn cosine_similarity.
 - s-norm: 0.5 * ((s - mu_e) / sd_e + (s - mu_t) / sd_t), mu and sd (population, ddof 0, as wespeaker's
@@ -37,12 +37,9 @@ Embedding scores (float64 numpy, from the float32/float16 values in the safetens
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +53,9 @@ from sklearn.metrics import roc_curve
 from sklearn.metrics.pairwise import cosine_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import FIXTURES, write_json  # noqa: E402
+from fixture_common import (  # noqa: E402
+    FIXTURES, check_regeneration, fixture_arguments, load_np_safetensors, write_json,
+)
 
 OUT = FIXTURES / "verification"
 P_TARGETS = (0.01, 0.05)
@@ -233,9 +232,7 @@ def cohort_stats(x, cohort: list, rule, top_n: int | None) -> tuple[float, float
 
 
 def read_back(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    return {k: v.astype(np.float64) for k, v in load_file(str(path)).items()}
+    return {k: v.astype(np.float64) for k, v in load_np_safetensors(path)[0].items()}
 
 
 def write_embedding_set(out: Path) -> dict:
@@ -358,21 +355,13 @@ def build(out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with Fixtures")
+    parser = fixture_arguments(__doc__, OUT)
     parser.add_argument("--timing", type=Path, help="also write the Vox1-O-sized embedding timing set here")
     args = parser.parse_args()
     if args.check:
-        with tempfile.TemporaryDirectory() as tmp:
-            fresh = Path(tmp) / "verification"
-            build(fresh)
-            cmp = filecmp.dircmp(fresh, OUT)
-            bad = cmp.diff_files + cmp.left_only + [f for f in cmp.right_only if f != "README.md"]
-            for sub in cmp.subdirs.values():
-                bad += sub.diff_files + sub.left_only + sub.right_only
-            if bad:
-                sys.exit(f"fixtures differ from a fresh build: {bad}")
-            print("Fixtures/verification matches a fresh build")
+        status = check_regeneration(OUT, build)
+        if status:
+            sys.exit(status)
     else:
         build(OUT)
         print(json.dumps({k: {m: v.get(m) for m in ("eer", "min_dcf_p01", "min_dcf_p05", "error")}

@@ -3,6 +3,7 @@
 fixtures, for the importers (`ipet inspect`, `ipet convert`, `ipet convert --ipet-checkpoint`).
 
     .venv-tools/bin/python tools/make_original_checkpoint_fixtures.py
+    .venv-tools/bin/python tools/make_original_checkpoint_fixtures.py --check    # regenerate into a temp dir, compare
 
 Writes Fixtures/original/:
 - ast-tiny-a-timm.pth: Fixtures/ast/tiny-a as the original AST repository saves it (YuanGongND/ast: a timm DeiT under
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import ROOT, env_quiet  # noqa: E402
+from fixture_common import ROOT, env_quiet, fixture_main  # noqa: E402
 
 env_quiet()
 from safetensors.torch import load_file  # noqa: E402
@@ -60,8 +62,30 @@ def timm_names(sd: dict, layers: int, prefix: str = "audio_spectrogram_transform
     return out
 
 
+def official_ipet_tensors(pack, layers: int, k: int, d: int, prompt: Callable[[int], str],
+                          adapter: Callable[[int, str, str], str]) -> dict:
+    """A pack's prompts ([1, k, D] per layer) and adapters under the official IPET code's names."""
+    out = {}
+    for l in range(layers):
+        out[prompt(l)] = pack.tensors[f"prompts.{l}"].reshape(1, k, d)
+        for part in ("down", "up"):
+            for leaf in ("weight", "bias"):
+                out[adapter(l, part, leaf)] = pack.tensors[f"adapters.{l}.{part}.{leaf}"]
+    return out
+
+
+def official_head(pack) -> dict:
+    """A pack's LayerNorm + linear head as the official code's `mlp_head.0` / `mlp_head.1`."""
+    return {"mlp_head.0.weight": pack.tensors["head.norm.weight"], "mlp_head.0.bias": pack.tensors["head.norm.bias"],
+            "mlp_head.1.weight": pack.tensors["head.linear.weight"], "mlp_head.1.bias": pack.tensors["head.linear.bias"]}
+
+
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    fixture_main(__doc__, OUT, build)
+
+
+def build(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(7)
     sd = load_file(str(ROOT / "Fixtures/ast/tiny-a/model.safetensors"))
     d = sd["audio_spectrogram_transformer.embeddings.cls_token"].shape[-1]
@@ -74,7 +98,7 @@ def main() -> None:
     timm["mlp_head.0.bias"] = sd["classifier.layernorm.bias"]
     timm["mlp_head.1.weight"] = sd["classifier.dense.weight"]
     timm["mlp_head.1.bias"] = sd["classifier.dense.bias"]
-    torch.save({"module." + k: v.clone() for k, v in timm.items()}, OUT / "ast-tiny-a-timm.pth")
+    torch.save({"module." + k: v.clone() for k, v in timm.items()}, out / "ast-tiny-a-timm.pth")
 
     # Official IPET AST: backbone with the task's adapted position table, prompts, adapters, head.
     pack = read_pack(ROOT / "Fixtures/packs/ast-tiny-a-short.ipet")
@@ -86,18 +110,14 @@ def main() -> None:
     model = timm_names(sd, 2)
     model["v.pos_embed"] = adapted.detach().reshape(1, -1, d).clone()
     k = 3
-    for l in range(2):
-        model[f"embedding_prompt{l}"] = pack.tensors[f"prompts.{l}"].reshape(1, k, d)
-        for part in ("down", "up"):
-            for leaf in ("weight", "bias"):
-                model[f"v.blocks.{l}.adaptmlp.{part}_proj.{leaf}"] = pack.tensors[f"adapters.{l}.{part}.{leaf}"]
-    head = {"mlp_head.0.weight": pack.tensors["head.norm.weight"], "mlp_head.0.bias": pack.tensors["head.norm.bias"],
-            "mlp_head.1.weight": pack.tensors["head.linear.weight"], "mlp_head.1.bias": pack.tensors["head.linear.bias"]}
+    model.update(official_ipet_tensors(pack, 2, k, d, lambda l: f"embedding_prompt{l}",
+                                       lambda l, part, leaf: f"v.blocks.{l}.adaptmlp.{part}_proj.{leaf}"))
+    head = official_head(pack)
     torch.save({"model": {"module." + k2: v.clone().contiguous() for k2, v in model.items()},
                 "classification_head": {"module." + k2: v.clone().contiguous() for k2, v in head.items()},
                 "args": {"frame_length": 256, "embedding_prompt_num": k, "adapter_hidden_dim": 8, "adapter_scalar": "0.1",
                          "nfilts": 128, "dataset_mean": -4.2677393, "dataset_std": 4.5689974},
-                "epoch": 12}, OUT / "ipet-ast-tiny-a-short.pth")
+                "epoch": 12}, out / "ipet-ast-tiny-a-short.pth")
 
     # Official IPET wav2vec 2.0.
     pack = read_pack(ROOT / "Fixtures/packs/w2v2-gn-postln-residual.ipet")
@@ -105,17 +125,11 @@ def main() -> None:
     model = {("wav2vec2." + n if not n.startswith("wav2vec2.") else n): t for n, t in w.items()}
     d = model["wav2vec2.encoder.layer_norm.weight"].shape[0]
     k = 3
-    for l in range(2):
-        model[f"wav2vec2.encoder.layers.{l}.embed_prompt"] = pack.tensors[f"prompts.{l}"].reshape(1, k, d)
-        for part in ("down", "up"):
-            for leaf in ("weight", "bias"):
-                model[f"wav2vec2.encoder.layers.{l}.adapter.{part}_proj.{leaf}"] = pack.tensors[f"adapters.{l}.{part}.{leaf}"]
-    model["mlp_head.0.weight"] = pack.tensors["head.norm.weight"]
-    model["mlp_head.0.bias"] = pack.tensors["head.norm.bias"]
-    model["mlp_head.1.weight"] = pack.tensors["head.linear.weight"]
-    model["mlp_head.1.bias"] = pack.tensors["head.linear.bias"]
-    torch.save({k2: v.clone().contiguous() for k2, v in model.items()}, OUT / "ipet-w2v2-gn-postln.pth")
-    print("wrote", sorted(p.name for p in OUT.iterdir()))
+    model.update(official_ipet_tensors(pack, 2, k, d, lambda l: f"wav2vec2.encoder.layers.{l}.embed_prompt",
+                                       lambda l, part, leaf: f"wav2vec2.encoder.layers.{l}.adapter.{part}_proj.{leaf}"))
+    model.update(official_head(pack))
+    torch.save({k2: v.clone().contiguous() for k2, v in model.items()}, out / "ipet-w2v2-gn-postln.pth")
+    print("wrote", sorted(p.name for p in out.iterdir()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds the IPET adapter-pack fixtures under Fixtures/packs/ (format: Formats/ipet-pack.md, method:
-shared/docs/IPET.md) with tools/ipet_reference.py, and their reference outputs.
+docs/ipet-method.md) with tools/ipet_reference.py, and their reference outputs.
 
     .venv-tools/bin/python tools/make_pack_fixtures.py                 # write Fixtures/packs
     .venv-tools/bin/python tools/make_pack_fixtures.py --check         # regenerate into a temp dir, compare bytes
@@ -15,7 +15,8 @@ widened to float32, so F16 packs are referenced with their rounded weights).
 Checks run every time (the script stops if one fails):
 - IPET with k = 0 and zero adapters reproduces transformers' last_hidden_state exactly (AST tiny-a / tiny-b,
   wav2vec 2.0 post-LN and pre-LN, with and without an attention mask);
-- the AST position-table adaptation reproduces IPET.md 4.1's examples (512 / 400 / 128 frames on the 12 x 101 grid);
+- the AST position-table adaptation reproduces the examples of docs/ipet-method.md 4.1 (512 / 400 / 128 frames on the
+  12 x 101 grid);
 - the pack writer is byte-identical to safetensors' Python writer for single-key metadata;
 - fingerprints: file vs in-memory model, 4.x vs 5.x names, weight_g/v vs parametrizations, and an independent
   implementation parsing the raw safetensors bytes; equal / different where expected;
@@ -25,13 +26,10 @@ Checks run every time (the script stops if one fails):
 
 from __future__ import annotations
 
-import argparse
 import copy
-import filecmp
 import hashlib
 import json
 import math
-import shutil
 import struct
 import sys
 import tempfile
@@ -44,7 +42,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import (  # noqa: E402
-    FIXTURES, dir_size, env_quiet, load_kaldi, load_np_safetensors, max_abs, rel, versions, write_json,
+    FIXTURES, check_regeneration, dir_size, env_quiet, file_sha256, fixture_arguments, kaldi_fbank, le_array,
+    load_kaldi, load_np_safetensors, max_abs, pad_normalize, read_safetensors_header, safetensors_header,
+    save_np_safetensors, versions, write_json,
 )
 
 env_quiet()
@@ -289,22 +289,15 @@ def _attn(x, W, p, heads, names):
 def _raw_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Parse a safetensors file by hand (header + little-endian data) into float64 tensors."""
     raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    n, header = safetensors_header(raw)
     out = {}
     for k, v in header.items():
         if k == "__metadata__":
             continue
-        a, b = v["data_offsets"]
-        buf = raw[8 + n + a:8 + n + b]
-        if v["dtype"] == "F32":
-            arr = np.frombuffer(buf, "<f4")
-        elif v["dtype"] == "F16":
-            arr = np.frombuffer(buf, "<f2")
-        elif v["dtype"] == "BF16":
-            arr = (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
+        if v["dtype"] not in ("F32", "F16", "BF16"):
             raise ValueError(v["dtype"])
+        a, b = v["data_offsets"]
+        arr = le_array(v["dtype"], raw[8 + n + a:8 + n + b])
         out[k] = torch.from_numpy(arr.astype(np.float64).reshape(v["shape"]))
     return out
 
@@ -314,7 +307,7 @@ def independent_ast(backbone_dir: Path, pack_path: Path, iv: np.ndarray) -> dict
     B = {k[len("audio_spectrogram_transformer."):]: v for k, v in _raw_tensors(backbone_dir / "model.safetensors").items()
          if k.startswith("audio_spectrogram_transformer.")}
     P = _raw_tensors(pack_path)
-    meta = ipet.read_safetensors_header(pack_path)["__metadata__"]
+    meta = read_safetensors_header(pack_path)["__metadata__"]
     pc, ph = json.loads(meta["ipet.config"]), json.loads(meta["ipet.head"])
     k, eps, heads = pc["prompt_tokens"], cfg["layer_norm_eps"], cfg["num_attention_heads"]
     ps, fs, ts = cfg["patch_size"], cfg["frequency_stride"], cfg["time_stride"]
@@ -378,7 +371,7 @@ def independent_w2v2(backbone_dir: Path, pack_path: Path, wave: np.ndarray) -> d
     B = {k.replace("parametrizations.weight.original0", "weight_g")
           .replace("parametrizations.weight.original1", "weight_v"): v for k, v in B.items()}
     P = _raw_tensors(pack_path)
-    meta = ipet.read_safetensors_header(pack_path)["__metadata__"]
+    meta = read_safetensors_header(pack_path)["__metadata__"]
     pc, ph = json.loads(meta["ipet.config"]), json.loads(meta["ipet.head"])
     k, eps, heads = pc["prompt_tokens"], cfg["layer_norm_eps"], cfg["num_attention_heads"]
     x = torch.from_numpy(wave.astype(np.float64))[None, None]  # [1, 1, N]
@@ -445,8 +438,7 @@ def spec_literal_fingerprint(path: Path, architecture: str, perturb=None) -> str
     """Formats/ipet-pack.md fingerprint v1 written out from the text, on raw safetensors bytes (independent of
     ipet_reference.fingerprint). perturb = (canonical name, index, fn(float32 value) -> float32 value)."""
     raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    n, header = safetensors_header(raw)
     header.pop("__metadata__", None)
     prefix = ipet.PREFIX[architecture]
     bare = not any(k.startswith(prefix) for k in header)
@@ -573,7 +565,8 @@ def check_backbone_parity() -> dict:
 
 
 def check_position_examples() -> dict:
-    """IPET.md 4.1 examples on the AudioSet grid (12 x 101): 512 -> columns 25..74, 400 -> 31..69, 128 -> 44..55."""
+    """docs/ipet-method.md 4.1 examples on the AudioSet grid (12 x 101): 512 -> columns 25..74, 400 -> 31..69,
+    128 -> 44..55."""
     f_dim, t0 = 12, 101
     cols = torch.arange(t0, dtype=torch.float64).repeat(f_dim)  # token i*101 + j holds j
     pos = torch.cat([torch.tensor([-1.0, -2.0], dtype=torch.float64), cols])[None, :, None].repeat(1, 1, 3)
@@ -815,6 +808,8 @@ def esc50_shape_pack(path: Path) -> dict:
          "do_normalize": True},
         {"generator": "tools/make_pack_fixtures.py", "purpose": "size / shape check only: random values, fake "
          "fingerprint (no backbone)", "seed": 5050, "trainable_parameters": count,
+         # part of the committed pack's bytes, so the document is named as it was when the pack was made (its
+         # section 3 is docs/ipet-method.md section 3)
          "ipet_table": "IPET.md section 3, AST ESC50: 36,864 + 599,424 + 39,986 = 676,274"},
         dtype="F16")
     assert size < 1.5e6
@@ -823,10 +818,6 @@ def esc50_shape_pack(path: Path) -> dict:
 
 # ----------------------------------------------------------------------------------------------------------------------
 # main
-
-
-def pack_bytes_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> dict:
@@ -887,7 +878,7 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
         for k, v in model.pack_state_dict().items():
             expect = v.to(ipet._ST_DTYPE[spec.dtype]).float()
             assert torch.equal(dict(loaded.named_parameters())[k].detach(), expect), k
-        info = {"bytes": size, "sha256": pack_bytes_sha(path), "dtype": spec.dtype,
+        info = {"bytes": size, "sha256": file_sha256(path), "dtype": spec.dtype,
                 "trainable_parameters": model.trainable_parameter_count(), "fingerprint": fp,
                 "description": spec.description}
         log(f"== {spec.name}: {size} bytes, {info['trainable_parameters']} parameters")
@@ -905,12 +896,7 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
             _, t = loaded.grid()
             for c in AST_CLIPS:
                 iv = ipet.ast_input_values(awaves[c], pre, kaldi)
-                fb = kaldi.fbank(torch.from_numpy(awaves[c])[None], sample_frequency=16000, window_type="hanning",
-                                 num_mel_bins=128).numpy()
-                n = min(fb.shape[0], pre["max_length"])
-                manual = np.zeros((pre["max_length"], 128), np.float32)
-                manual[:n] = fb[:n]
-                manual = ((manual - pre["mean"]) / (pre["std"] * 2)).astype(np.float32)
+                manual = pad_normalize(kaldi_fbank(kaldi, awaves[c], 128), pre["max_length"], pre["mean"], pre["std"])
                 assert max_abs(iv, manual) == 0.0, c
                 inputs[c] = iv
                 r = run(loaded, iv)
@@ -989,7 +975,6 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
             "independent_float64_max_abs": indep,
             "versions": versions(),
         }
-        from fixture_common import save_np_safetensors
         save_np_safetensors(out / "references" / f"{spec.name}.safetensors", tensors, meta)
         info["references_bytes"] = (out / "references" / f"{spec.name}.safetensors").stat().st_size
 
@@ -1007,7 +992,7 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
 
     log("== ast-esc50-shape")
     summary["ast-esc50-shape"] = esc50_shape_pack(out / "ast-esc50-shape.ipet")
-    summary["ast-esc50-shape"]["sha256"] = pack_bytes_sha(out / "ast-esc50-shape.ipet")
+    summary["ast-esc50-shape"]["sha256"] = file_sha256(out / "ast-esc50-shape.ipet")
     log(f"   {summary['ast-esc50-shape']}")
     if do_sensitivity:
         write_json(out / "references" / "sensitivity.json", sens_all)
@@ -1018,23 +1003,14 @@ def generate(out: Path, do_sensitivity: bool = True, verbose: bool = True) -> di
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = fixture_arguments(__doc__, OUT, " (or --out; only the files a regeneration writes)")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with --out")
     ap.add_argument("--no-sensitivity", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)  # reproducible float sums
-    if args.check:
-        with tempfile.TemporaryDirectory() as d:
-            generate(Path(d), do_sensitivity=not args.no_sensitivity, verbose=False)
-            bad = []
-            for f in sorted(Path(d).rglob("*")):
-                if f.is_file():
-                    other = args.out / f.relative_to(d)
-                    if not other.exists() or not filecmp.cmp(f, other, shallow=False):
-                        bad.append(str(f.relative_to(d)))
-            print("identical" if not bad else f"DIFFERENT: {bad}")
-            sys.exit(1 if bad else 0)
+    if args.check:  # only the files a regeneration writes (no sensitivity.json with --no-sensitivity)
+        sys.exit(check_regeneration(args.out, lambda d: generate(d, do_sensitivity=not args.no_sensitivity,
+                                                                 verbose=False), fresh_only=True))
     generate(args.out, do_sensitivity=not args.no_sensitivity)
 
 

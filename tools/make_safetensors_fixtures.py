@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the safetensors reader/writer fixtures under Fixtures/safetensors/ (FORMATS.md section D).
+"""Writes the safetensors reader/writer fixtures under Fixtures/safetensors/ (Formats/safetensors.md).
 
 Run from anywhere with the tools venv:
 
     .venv-tools/bin/python tools/make_safetensors_fixtures.py
+    .venv-tools/bin/python tools/make_safetensors_fixtures.py --check    # regenerate into a temp dir, compare bytes
 
 Outputs (and nothing else):
   Fixtures/safetensors/python/dtypes.safetensors         written by the Python `safetensors` package
@@ -26,10 +27,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import safetensors
@@ -37,11 +38,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as torch_save
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "Fixtures" / "safetensors"
-PY_DIR = OUT / "python"
-BAD_DIR = OUT / "malformed"
-EDGE_DIR = OUT / "valid-edge"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import (  # noqa: E402
+    FIXTURES, SAFETENSORS_DTYPES, fixture_main, le_bytes, rel, seed_everything, torch_dtype_names, write_json,
+)
+
+OUT = FIXTURES / "safetensors"
 
 SEED = 20240611
 
@@ -61,14 +63,7 @@ def json_float(x: float):
 
 def tensor_record(name: str, t: torch.Tensor) -> dict:
     """name/dtype/shape/values (float32-widened) plus the raw little-endian bytes as hex."""
-    dtype = {
-        torch.float32: "F32",
-        torch.float16: "F16",
-        torch.bfloat16: "BF16",
-        torch.float64: "F64",
-        torch.int64: "I64",
-        torch.int32: "I32",
-    }[t.dtype]
+    dtype = torch_dtype_names()[t.dtype]
     flat = t.contiguous().reshape(-1)
     rec: dict = {"name": name, "dtype": dtype, "shape": list(t.shape)}
     if dtype in ("I64", "I32"):
@@ -78,17 +73,8 @@ def tensor_record(name: str, t: torch.Tensor) -> dict:
         rec["values"] = [json_float(v) for v in flat.to(torch.float32).tolist()]
         if dtype == "F64":
             rec["values_f64"] = [json_float(v) for v in flat.tolist()]
-    rec["data_hex"] = raw_bytes(t).hex()
+    rec["data_hex"] = le_bytes(t).hex()
     return rec
-
-
-def raw_bytes(t: torch.Tensor) -> bytes:
-    t = t.contiguous()
-    if t.numel() == 0:
-        return b""
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    return t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
 
 
 def header_of(blob: bytes) -> tuple[int, bytes]:
@@ -114,9 +100,9 @@ def write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=True) + "\n")
+def write_expected(path: Path, obj) -> None:
+    """The expected-values JSON: 2-space indent, keys in insertion order, ASCII."""
+    write_json(path, obj, sort_keys=False, ensure_ascii=True)
 
 
 def python_load(path: Path):
@@ -156,7 +142,7 @@ def f32(*values: float) -> bytes:
 # (a, b) dtypes.safetensors written by the Python package
 
 
-def make_dtypes() -> None:
+def make_dtypes(py_dir: Path) -> None:
     rng = np.random.default_rng(SEED)
     f32_matrix = torch.from_numpy(rng.standard_normal((3, 4)).astype(np.float32))
     # 0.1 (rounds), -2.5 (exact), 65504 (largest finite half), 6.0e-5 (rounds to a subnormal half), +inf.
@@ -182,7 +168,7 @@ def make_dtypes() -> None:
     }
     metadata = {"format": "pt", "note": "ipet-swift dtype fixture, written by python safetensors"}
     blob = python_save_sorted_metadata(tensors, metadata)
-    path = PY_DIR / "dtypes.safetensors"
+    path = py_dir / "dtypes.safetensors"
     write(path, blob)
 
     n, header = header_of(blob)
@@ -191,8 +177,8 @@ def make_dtypes() -> None:
     records = [tensor_record(name, tensors[name]) for name in order]
     for rec in records:
         rec["data_offsets"] = parsed[rec["name"]]["data_offsets"]
-    write_json(
-        PY_DIR / "dtypes.json",
+    write_expected(
+        py_dir / "dtypes.json",
         {
             "file": "dtypes.safetensors",
             "written_by": f"safetensors {safetensors.__version__} (safetensors.torch.save), torch {torch.__version__}",
@@ -216,7 +202,7 @@ def make_dtypes() -> None:
 # (c) writer-expected.safetensors: what the reference writer produces for a fixed tensor set
 
 
-def make_writer_expected() -> None:
+def make_writer_expected(py_dir: Path) -> None:
     # Values are exactly representable in their dtype, so any correct float32 -> F16/BF16 narrowing agrees.
     tensors = {
         "b.weight": torch.tensor([[0.5, -1.25, 2.0], [3.75, -0.0625, 100.0]], dtype=torch.float32),
@@ -231,7 +217,7 @@ def make_writer_expected() -> None:
     }
     metadata = {"format": "pt"}
     blob = torch_save(tensors, metadata=metadata)
-    path = PY_DIR / "writer-expected.safetensors"
+    path = py_dir / "writer-expected.safetensors"
     write(path, blob)
 
     n, header = header_of(blob)
@@ -241,8 +227,7 @@ def make_writer_expected() -> None:
     file_order = [k for k in parsed if k != "__metadata__"]
 
     # Check the rule we document against what the package actually did.
-    rank = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
-            "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
+    rank = SAFETENSORS_DTYPES
     dtypes = {k: parsed[k]["dtype"] for k in file_order}
     predicted = sorted(file_order, key=lambda k: (-rank.index(dtypes[k]), k.encode("utf-8")))
     assert predicted == file_order, (predicted, file_order)
@@ -256,8 +241,8 @@ def make_writer_expected() -> None:
     assert stripped == json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
 
     records = [tensor_record(name, tensors[name]) for name in tensors]  # insertion (unsorted) order
-    write_json(
-        PY_DIR / "writer-expected.json",
+    write_expected(
+        py_dir / "writer-expected.json",
         {
             "file": "writer-expected.safetensors",
             "written_by": f"safetensors {safetensors.__version__} (safetensors.torch.save), torch {torch.__version__}",
@@ -443,31 +428,35 @@ def malformed_cases() -> list[tuple[str, bytes, str, bool, str]]:
     return cases
 
 
-def make_malformed() -> None:
-    BAD_DIR.mkdir(parents=True, exist_ok=True)
-    cases = malformed_cases()
+def write_cases(folder: Path, cases: list[tuple], record: Callable[[str, tuple, tuple, list], dict]) -> None:
+    """Writes case i as `{i:02d}-{name}.safetensors` into `folder` (case = (name, bytes, ...)), loads it with the
+    Python package, removes stale numbered files and writes expected.json: file name -> record(file name, case,
+    python_load result, problems list). Stops if the package did not behave as a case expects."""
+    folder.mkdir(parents=True, exist_ok=True)
     expected: dict = {}
-    written = set()
-    problems = []
-    for i, (name, blob, keyword, py_rejects_expected, why) in enumerate(cases, start=1):
-        fname = f"{i:02d}-{name}.safetensors"
-        path = BAD_DIR / fname
-        write(path, blob)
-        written.add(fname)
-        ok, err, _, _ = python_load(path)
-        rejects = not ok
-        if rejects != py_rejects_expected:
-            problems.append(f"{fname}: expected python_rejects={py_rejects_expected}, got {rejects} ({err})")
-        rec = {"keyword": keyword, "python_rejects": rejects, "description": why}
-        if rejects:
-            rec["python_error"] = err
-        expected[fname] = rec
-    for stale in BAD_DIR.glob("*.safetensors"):
-        if stale.name not in written:
+    problems: list[str] = []
+    for i, case in enumerate(cases, start=1):
+        fname = f"{i:02d}-{case[0]}.safetensors"
+        write(folder / fname, case[1])
+        expected[fname] = record(fname, case, python_load(folder / fname), problems)
+    for stale in folder.glob("*.safetensors"):
+        if stale.name not in expected:
             stale.unlink()
-    write_json(BAD_DIR / "expected.json", expected)
+    write_expected(folder / "expected.json", expected)
     if problems:
         raise SystemExit("unexpected Python behaviour:\n  " + "\n  ".join(problems))
+
+
+def malformed_record(fname: str, case: tuple, loaded: tuple, problems: list) -> dict:
+    _, _, keyword, py_rejects_expected, why = case
+    ok, err, _, _ = loaded
+    rejects = not ok
+    if rejects != py_rejects_expected:
+        problems.append(f"{fname}: expected python_rejects={py_rejects_expected}, got {rejects} ({err})")
+    rec = {"keyword": keyword, "python_rejects": rejects, "description": why}
+    if rejects:
+        rec["python_error"] = err
+    return rec
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -550,65 +539,51 @@ def valid_edge_cases():
     return cases
 
 
-def make_valid_edge() -> None:
-    EDGE_DIR.mkdir(parents=True, exist_ok=True)
-    expected: dict = {}
-    written = set()
-    problems = []
-    for i, (name, blob, tensors, metadata, why, py_accepts_expected) in enumerate(valid_edge_cases(), start=1):
-        fname = f"{i:02d}-{name}.safetensors"
-        path = EDGE_DIR / fname
-        write(path, blob)
-        written.add(fname)
-        ok, err, info, py_meta = python_load(path)
-        if ok != py_accepts_expected:
-            problems.append(f"{fname}: expected python_accepts={py_accepts_expected}, got {ok} ({err})")
-        if ok:
-            got = {k: (v[0], v[1]) for k, v in info.items()}
-            want = {t[0] for t in tensors}
-            for tname, dt, shape, _ in tensors:
-                if tname not in got or got[tname][1] != shape:
-                    problems.append(f"{fname}: python sees {got}, expected {tname} {shape}")
-            if set(got) != set(want):
-                problems.append(f"{fname}: python names {sorted(got)} != {sorted(want)}")
-            if (py_meta or None) != (metadata or None):
-                problems.append(f"{fname}: python metadata {py_meta} != {metadata}")
-        recs = []
-        for tname, dt, shape, values in tensors:
-            rec = {"name": tname, "dtype": dt, "shape": shape}
-            if values is not None:
-                rec["values"] = values
-            recs.append(rec)
-        expected[fname] = {
-            "tensors": recs,
-            "metadata": metadata or {},
-            "python_accepts": ok,
-            "description": why,
-        }
-        if not ok:
-            expected[fname]["python_error"] = err
-    for stale in EDGE_DIR.glob("*.safetensors"):
-        if stale.name not in written:
-            stale.unlink()
-    # Flat map filename -> record. Tensors are in header order; 'values' (when present) are flat row-major,
-    # float32 for float dtypes and integers for integer dtypes.
-    write_json(EDGE_DIR / "expected.json", expected)
-    if problems:
-        raise SystemExit("unexpected Python behaviour:\n  " + "\n  ".join(problems))
+def valid_edge_record(fname: str, case: tuple, loaded: tuple, problems: list) -> dict:
+    """Flat map filename -> record. Tensors are in header order; 'values' (when present) are flat row-major,
+    float32 for float dtypes and integers for integer dtypes."""
+    _, _, tensors, metadata, why, py_accepts_expected = case
+    ok, err, info, py_meta = loaded
+    if ok != py_accepts_expected:
+        problems.append(f"{fname}: expected python_accepts={py_accepts_expected}, got {ok} ({err})")
+    if ok:
+        got = {k: (v[0], v[1]) for k, v in info.items()}
+        want = {t[0] for t in tensors}
+        for tname, dt, shape, _ in tensors:
+            if tname not in got or got[tname][1] != shape:
+                problems.append(f"{fname}: python sees {got}, expected {tname} {shape}")
+        if set(got) != set(want):
+            problems.append(f"{fname}: python names {sorted(got)} != {sorted(want)}")
+        if (py_meta or None) != (metadata or None):
+            problems.append(f"{fname}: python metadata {py_meta} != {metadata}")
+    recs = []
+    for tname, dt, shape, values in tensors:
+        rec = {"name": tname, "dtype": dt, "shape": shape}
+        if values is not None:
+            rec["values"] = values
+        recs.append(rec)
+    rec = {"tensors": recs, "metadata": metadata or {}, "python_accepts": ok, "description": why}
+    if not ok:
+        rec["python_error"] = err
+    return rec
 
 
-def main() -> int:
-    torch.manual_seed(SEED)
-    make_dtypes()
-    make_writer_expected()
-    make_malformed()
-    make_valid_edge()
-    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
-    print(f"wrote fixtures under {OUT.relative_to(ROOT)} ({total} bytes)")
+def main() -> None:
+    fixture_main(__doc__, OUT, build)
+
+
+def build(out: Path) -> int:
+    seed_everything(SEED)
+    make_dtypes(out / "python")
+    make_writer_expected(out / "python")
+    write_cases(out / "malformed", malformed_cases(), malformed_record)
+    write_cases(out / "valid-edge", valid_edge_cases(), valid_edge_record)
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote fixtures under {rel(out)} ({total} bytes)")
     if total >= 200_000:
         raise SystemExit(f"fixtures total {total} bytes, over the 200 KB budget")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

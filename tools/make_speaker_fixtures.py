@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Reference embeddings and trial scores for IPET's speaker-verification protocol (IPET.md section 4.4).
+"""Reference embeddings and trial scores for IPET's speaker-verification protocol (docs/ipet-method.md section 4.4).
 
     .venv-tools/bin/python tools/make_speaker_fixtures.py
+    .venv-tools/bin/python tools/make_speaker_fixtures.py --check    # regenerate into a temp dir, compare bytes
+                                                                    # (.safetensors: up to the metadata order)
 
 For each tiny speaker pack in Fixtures/packs (AST and wav2vec 2.0), every utterance (the good clips of
 Fixtures/audio, at 16 kHz as `<clip>.16k` of Fixtures/audio/reference.safetensors) is
@@ -17,7 +19,6 @@ the normalised segments. Written to Fixtures/speaker/<pack>.safetensors, <pack>-
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -25,11 +26,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import ROOT, env_quiet, load_kaldi  # noqa: E402
+from fixture_common import (  # noqa: E402
+    ROOT, env_quiet, fixture_main, load_kaldi, load_np_safetensors, same_safetensors_content, write_json,
+)
 from ipet_reference import IPETAST, load_backbone, load_pack, ast_input_values, w2v2_input_values  # noqa: E402
 
 env_quiet()
-from safetensors.numpy import load_file  # noqa: E402
+from safetensors.numpy import save_file  # noqa: E402
 
 OUT = ROOT / "Fixtures" / "speaker"
 CLIPS = ["chirp_6s_16k", "tone440_2s_16k", "noise_3s_16k", "short_0p5s_16k", "stereo_44k1", "mono_8k", "silence_1s_16k"]
@@ -49,8 +52,14 @@ def segments(wave: np.ndarray, length: int, count: int = 5) -> list[np.ndarray]:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    audio = load_file(str(ROOT / "Fixtures/audio/reference.safetensors"))
+    # safetensors' writer orders several metadata keys at random: compare those files as JSON header + data
+    fixture_main(__doc__, OUT, build, " (the .safetensors up to their metadata order)",
+                 same={f"{name}.safetensors": same_safetensors_content for name, _ in PACKS})
+
+
+def build(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    audio, _ = load_np_safetensors(ROOT / "Fixtures/audio/reference.safetensors")
     kaldi = load_kaldi().module
     for pack_name, backbone_dir in PACKS:
         model = load_pack(ROOT / "Fixtures/packs" / f"{pack_name}.ipet", load_backbone(ROOT / backbone_dir))
@@ -80,13 +89,13 @@ def main() -> None:
                 ipet.append(-float(np.mean([np.linalg.norm(x - y) for x in ea for y in eb])))
                 ma, mb = ea.mean(0), eb.mean(0)
                 cosine.append(float(ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb))))
-        from safetensors.numpy import save_file
-        save_file({f"{FILES[c]}": table[c].astype(np.float32) for c in CLIPS}, str(OUT / f"{pack_name}.safetensors"),
+        save_file({f"{FILES[c]}": table[c].astype(np.float32) for c in CLIPS}, str(folder / f"{pack_name}.safetensors"),
                   metadata={"format": "pt", "segment_samples": str(seg_len), "segments": "5",
                             "generator": "tools/make_speaker_fixtures.py", "keys": "audio file names under Fixtures/audio"})
-        (OUT / f"{pack_name}-trials.txt").write_text("\n".join(trials) + "\n")
-        (OUT / f"{pack_name}-scores.json").write_text(json.dumps(
-            {"trials": trials, "ipet": ipet, "cosine": cosine, "segment_samples": seg_len}, indent=1) + "\n")
+        (folder / f"{pack_name}-trials.txt").write_text("\n".join(trials) + "\n")
+        write_json(folder / f"{pack_name}-scores.json",
+                   {"trials": trials, "ipet": ipet, "cosine": cosine, "segment_samples": seg_len},
+                   indent=1, sort_keys=False, ensure_ascii=True)
         print(pack_name, "segment", seg_len, "trials", len(trials))
 
 

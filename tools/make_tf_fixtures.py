@@ -30,12 +30,10 @@ Checks performed on every run (results in tf-names.json → "checks"):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -45,7 +43,8 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import FIXTURES, env_quiet, max_abs, write_json  # noqa: E402
+import fixture_common  # noqa: E402
+from fixture_common import FIXTURES, check_regeneration, env_quiet, fixture_arguments, max_abs, write_json  # noqa: E402
 
 SOURCE = FIXTURES / "wav2vec2"
 OUT = FIXTURES / "tf"
@@ -66,21 +65,9 @@ SPLIT_FROM = "gn-seqcls-wls"
 
 
 def versions() -> dict[str, str]:
-    import tensorflow as tf
-    import tf_keras
-    import torch
-    import transformers
-
-    return {
-        "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
-        "tf_keras": tf_keras.__version__,
-        "transformers": transformers.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "h5py": h5py.__version__,
-        "hdf5": h5py.version.hdf5_version,
-    }
+    out = fixture_common.versions(("tensorflow", "tf_keras", "torch", "transformers", "h5py"))
+    out["hdf5"] = h5py.version.hdf5_version
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -638,23 +625,9 @@ def inspect(path: Path) -> None:
         f.visititems(show)
 
 
-def tree_summary(root: Path) -> dict:
-    """sha256 of every file (the fixtures are byte-reproducible: no HDF5 timestamps, seeded values)."""
-    import hashlib
-
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "README.md"}
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="rebuild in a temporary folder and compare every byte")
-    ap.add_argument("--inspect", type=Path, help="print an HDF5 file's attributes and datasets")
-    args = ap.parse_args()
-    if args.inspect:
-        inspect(args.inspect)
-        return 0
-    target = Path(tempfile.mkdtemp(prefix="tf-fixtures-")) if args.check else OUT
+def build(target: Path) -> None:
+    """Writes every fixture into `target` (byte-reproducible: no HDF5 timestamps, seeded values; config.json records
+    the absolute path of its source folder, so --check agrees only in a checkout at the same place)."""
     target.mkdir(parents=True, exist_ok=True)
     listing = convert_all(target)
     write_generic(target)
@@ -664,12 +637,18 @@ def main() -> int:
     print(f"wrote {target} ({size / 1e6:.2f} MB)")
     for name, check in listing["checks"].items():
         print(f"  {name}: {check}")
+
+
+def main() -> int:
+    ap = fixture_arguments(__doc__, OUT)
+    ap.add_argument("--inspect", type=Path, help="print an HDF5 file's attributes and datasets")
+    args = ap.parse_args()
+    if args.inspect:
+        inspect(args.inspect)
+        return 0
     if args.check:
-        a, b = tree_summary(OUT), tree_summary(target)
-        bad = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        print("check:", "all files agree" if not bad else f"differ: {bad}")
-        shutil.rmtree(target)
-        return 1 if bad else 0
+        return check_regeneration(OUT, build)
+    build(OUT)
     return 0
 
 

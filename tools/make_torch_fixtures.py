@@ -4,6 +4,8 @@
 Run from anywhere with the tools venv (torch 2.13 CPU):
 
     .venv-tools/bin/python tools/make_torch_fixtures.py
+    .venv-tools/bin/python tools/make_torch_fixtures.py --check    # regenerate into a temp dir, compare bytes
+                                                                  # (legacy.pt: up to its storage keys)
 
 Outputs (and nothing else):
   Fixtures/torch/pytorch_model.bin      torch.save(state_dict) of Fixtures/ast/tiny-a (names exactly as in its
@@ -33,10 +35,10 @@ from __future__ import annotations
 
 import builtins
 import io
-import json
 import os
 import pickle
 import pickletools
+import re
 import struct
 import subprocess
 import sys
@@ -46,21 +48,17 @@ from collections import OrderedDict
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "Fixtures" / "torch"
-BAD = OUT / "malicious"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import FIXTURES, fixture_main, load_safetensors, torch_dtype_names, write_json  # noqa: E402
+
+OUT = FIXTURES / "torch"
 SEED = 20240812
 
 
-def load_safetensors(folder: str) -> OrderedDict:
+def fixture_tensors(folder: str) -> OrderedDict:
     """Tensors of a fixture's model.safetensors in file order, names untouched."""
-    out: OrderedDict = OrderedDict()
-    with safe_open(str(ROOT / "Fixtures" / folder / "model.safetensors"), "pt") as f:
-        for k in f.keys():
-            out[k] = f.get_tensor(k)
-    return out
+    return OrderedDict(load_safetensors(FIXTURES / folder / "model.safetensors", "pt")[0])
 
 
 def as_state_dict(tensors: OrderedDict) -> OrderedDict:
@@ -93,11 +91,7 @@ def strides(t: torch.Tensor) -> list[int]:
 
 
 def tensor_expect(t: torch.Tensor, parameter: bool = False) -> dict:
-    dtype = {
-        torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
-        torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
-        torch.bool: "BOOL", torch.uint16: "U16",
-    }[t.dtype]
+    dtype = torch_dtype_names()[t.dtype]
     rec = {
         "dtype": dtype,
         "shape": list(t.shape),
@@ -121,14 +115,14 @@ def tensor_expect(t: torch.Tensor, parameter: bool = False) -> dict:
 # benign checkpoints
 
 
-def make_benign() -> dict:
+def make_benign(out: Path) -> dict:
     expected: dict = {}
     g = torch.Generator().manual_seed(SEED)
 
-    ast = load_safetensors("ast/tiny-a")
-    save(as_state_dict(ast), OUT / "pytorch_model.bin")
-    w2v = load_safetensors("wav2vec2/gn-postln")
-    save(as_state_dict(w2v), OUT / "gn-postln.bin")
+    ast = fixture_tensors("ast/tiny-a")
+    save(as_state_dict(ast), out / "pytorch_model.bin")
+    w2v = fixture_tensors("wav2vec2/gn-postln")
+    save(as_state_dict(w2v), out / "gn-postln.bin")
 
     model = OrderedDict()
     for k, v in w2v.items():
@@ -145,9 +139,9 @@ def make_benign() -> dict:
         "best_metric": 0.8125,
         "args": {"lr": 1e-3, "name": "gn-postln", "tags": ["a", "b"]},
     }
-    save(nested, OUT / "nested.pth")
+    save(nested, out / "nested.pth")
 
-    save(as_state_dict(OrderedDict((k, v.half()) for k, v in w2v.items())), OUT / "gn-postln-f16.pth")
+    save(as_state_dict(OrderedDict((k, v.half()) for k, v in w2v.items())), out / "gn-postln-f16.pth")
 
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
     rows = torch.arange(12, dtype=torch.float32).reshape(3, 4)
@@ -162,7 +156,7 @@ def make_benign() -> dict:
             ("contiguous_offset", base.reshape(-1)[6:12]),
         ]
     )
-    save(noncontig, OUT / "noncontig.pth")
+    save(noncontig, out / "noncontig.pth")
     expected["noncontig.pth"] = {k: tensor_expect(v) for k, v in noncontig.items()}
 
     attributed = torch.tensor([0.5, 0.25])
@@ -191,18 +185,18 @@ def make_benign() -> dict:
         ]
     )
     extras = {"size": torch.Size([2, 3]), "set": {5}, "bytes": b"\x00\xffab", "dtype": torch.float16, "none": None}
-    save({"state_dict": misc, "extras": extras}, OUT / "misc.pth")
+    save({"state_dict": misc, "extras": extras}, out / "misc.pth")
     expected["misc.pth"] = {k: tensor_expect(v, parameter=isinstance(v, torch.nn.Parameter)) for k, v in misc.items()}
 
     p4 = OrderedDict([("a.weight", torch.randn(3, 2, generator=g)), ("a.bias", torch.randn(3, generator=g).half())])
-    save(p4, OUT / "protocol4.pth", pickle_protocol=4)
+    save(p4, out / "protocol4.pth", pickle_protocol=4)
     expected["protocol4.pth"] = {k: tensor_expect(v) for k, v in p4.items()}
 
     for name in ["pytorch_model.bin", "gn-postln.bin", "nested.pth", "gn-postln-f16.pth", "noncontig.pth", "misc.pth",
                  "protocol4.pth"]:
-        check_loads(OUT / name)
+        check_loads(out / name)
 
-    save({"a": torch.ones(2)}, OUT / "legacy.pt", _use_new_zipfile_serialization=False)
+    save({"a": torch.ones(2)}, out / "legacy.pt", _use_new_zipfile_serialization=False)
 
     plain = {
         "int": 7, "neg": -300000, "big": 2**62, "negbig": -(2**63), "float": 1.25, "str": "h\u00e9llo \u2603",
@@ -210,7 +204,7 @@ def make_benign() -> dict:
         "set": {1}, "frozenset": frozenset({2}), "nested": {"k": {1: "v"}}, "empty": ((), [], {}),
     }
     for proto in (0, 2, 5):
-        (OUT / f"plain-p{proto}.pkl").write_bytes(pickle.dumps(plain, protocol=proto))
+        (out / f"plain-p{proto}.pkl").write_bytes(pickle.dumps(plain, protocol=proto))
     return expected
 
 
@@ -268,7 +262,7 @@ def data_pkl(zip_bytes: bytes) -> bytes:
         return z.read(name)
 
 
-def make_malicious() -> dict:
+def make_malicious(bad: Path) -> dict:
     cases: dict[str, tuple[bytes, str, str]] = {}  # file -> (bytes, must_contain, what it is)
     weight = torch.arange(4, dtype=torch.float32)
 
@@ -329,9 +323,9 @@ def make_malicious() -> dict:
                                         "hand-written data.pkl in a zipfile-made checkpoint")
 
     expected = {}
-    BAD.mkdir(parents=True, exist_ok=True)
+    bad.mkdir(parents=True, exist_ok=True)
     for name, (data, needle, what) in sorted(cases.items()):
-        (BAD / name).write_bytes(data)
+        (bad / name).write_bytes(data)
         pk = data_pkl(data) if data[:2] == b"PK" else data
         # Static check that the file really names what the Swift error must report.
         if needle not in ("INST", "OBJ", "EXT1", "PERSID", "REDUCE", "BUILD"):
@@ -340,22 +334,43 @@ def make_malicious() -> dict:
     return expected
 
 
-def make_broadcast() -> None:
+def make_broadcast(out: Path) -> None:
     """A 1-element storage expanded to 2^30 × 2^30 (what `torch.save` writes for an `.expand()` view): 1.5 kB that
     would materialise to 4 EiB. The reader must refuse it by size, not try to allocate it."""
-    save({"w": torch.zeros(1).expand(2**30, 2**30)}, OUT / "broadcast-huge.pth")
+    save({"w": torch.zeros(1).expand(2**30, 2**30)}, out / "broadcast-huge.pth")
+
+
+def same_up_to_storage_keys(a: bytes, b: bytes) -> bool:
+    """torch's legacy (non-zip) writer names every storage by its memory address (a decimal string), so legacy.pt
+    differs from run to run; compare with those keys renamed storage0, storage1, ... in order of appearance."""
+    def canonical(blob: bytes) -> bytes:
+        keys: dict[bytes, int] = {}
+
+        def rename(m: re.Match) -> bytes:
+            if struct.unpack("<I", m.group(1))[0] != len(m.group(2)):
+                return m.group(0)
+            name = f"storage{keys.setdefault(m.group(2), len(keys))}".encode()
+            return b"X" + struct.pack("<I", len(name)) + name
+        return re.sub(rb"X(.{4})(\d{6,})", rename, blob, flags=re.S)
+    return canonical(a) == canonical(b)
 
 
 def main() -> None:
+    fixture_main(__doc__, OUT, build, " (legacy.pt up to its storage keys, which are memory addresses)",
+                 ignore=("README.md", "fuzz.dict"),  # both written by hand
+                 same={"legacy.pt": same_up_to_storage_keys})
+
+
+def build(out: Path) -> None:
     torch.manual_seed(SEED)
-    OUT.mkdir(parents=True, exist_ok=True)
-    make_broadcast()
-    tensors = make_benign()
-    (OUT / "tensors.json").write_text(json.dumps(tensors, indent=1) + "\n")
-    expected = make_malicious()
-    (BAD / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
-    print(f"wrote {sum(1 for p in OUT.rglob('*') if p.is_file())} files, {total} bytes under {OUT}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    make_broadcast(out)
+    tensors = make_benign(out)
+    write_json(out / "tensors.json", tensors, indent=1, sort_keys=False, ensure_ascii=True)
+    expected = make_malicious(out / "malicious")
+    write_json(out / "malicious" / "expected.json", expected, sort_keys=False, ensure_ascii=True)
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote {sum(1 for p in out.rglob('*') if p.is_file())} files, {total} bytes under {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

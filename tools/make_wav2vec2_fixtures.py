@@ -10,25 +10,23 @@ Run with the reference environment (tools/python-env):
     .venv-tools/bin/python tools/make_wav2vec2_fixtures.py --check    # only rebuild in a temp dir and compare
 
 Besides transformers, the script carries an independent float64 NumPy implementation of the wav2vec 2.0 forward
-pass (docs MODELS.md section B).  It is used to (1) confirm that the documented numerics match what transformers
+pass (docs/model-numerics.md section B).  It is used to (1) confirm that the documented numerics match what transformers
 computes, and (2) measure how far known bugs (shifted positional-conv frame, wrong LayerNorm eps, biased std in
 x-vector pooling, ...) move the stored outputs, so that a Swift test at 1e-4 would catch them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import transformers
-from safetensors import safe_open
 from safetensors.torch import save_file as torch_save_file
 from scipy.special import erf
 from transformers import (
@@ -40,8 +38,13 @@ from transformers import (
     Wav2Vec2Model,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(REPO, "Fixtures", "wav2vec2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import (  # noqa: E402
+    FIXTURES, check_regeneration, dir_size, env_quiet, fixture_arguments, load_safetensors, max_abs, safetensors_bytes,
+    safetensors_listing, seed_everything, write_file_atomically,
+)
+
+OUT_DIR = str(FIXTURES / "wav2vec2")
 SR = 16000
 
 DEFAULT_KERNELS = (10, 3, 3, 3, 3, 2, 2)
@@ -356,7 +359,7 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
 def build_model(spec: Spec):
     cfg = Wav2Vec2Config(**spec.config)
     cfg._attn_implementation = "eager"
-    torch.manual_seed(spec.seed)
+    seed_everything(spec.seed)
     model = spec.cls(cfg)
     model.eval()
     randomise(model, spec.seed)
@@ -374,51 +377,23 @@ def build_extractor(spec: Spec) -> Wav2Vec2FeatureExtractor:
     )
 
 
-_ST_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
-
-
 def save_safetensors_sorted(tensors: dict, path: str, metadata: dict) -> None:
-    """safetensors writer with a deterministic header (sorted metadata, tensors by dtype size then name), so that
-    regenerating the fixtures gives byte-identical files.  safetensors.numpy.save_file orders __metadata__
-    like a Rust HashMap, i.e. differently on every run."""
+    """safetensors with a deterministic header (fixture_common.safetensors_bytes: metadata sorted by key, tensors by
+    dtype then name, ASCII JSON), so that regenerating the fixtures gives byte-identical files.
+    safetensors.numpy.save_file orders __metadata__ like a Rust HashMap, i.e. differently on every run."""
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
-    header = {"__metadata__": {k: str(metadata[k]) for k in sorted(metadata)}}
-    blobs, offset = [], 0
-    for k in order:
-        a = arrays[k]
-        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[k] = {"dtype": _ST_DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(len(h).to_bytes(8, "little"))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    with safe_open(path, framework="np") as f:  # round-trip check through the real reader
-        assert f.metadata() == header["__metadata__"]
-        for k in order:
-            assert np.array_equal(f.get_tensor(k), arrays[k]) and f.get_tensor(k).dtype == arrays[k].dtype, k
-
-
-def read_safetensors(path):
-    with safe_open(path, framework="pt") as f:
-        meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    return tensors, meta
+    meta = {k: str(metadata[k]) for k in sorted(metadata)}
+    write_file_atomically(path, safetensors_bytes(arrays, meta, ensure_ascii=True))
+    back, back_meta = load_safetensors(path)  # round-trip check through the real reader
+    assert back_meta == meta
+    for k, a in arrays.items():
+        assert np.array_equal(back[k], a) and back[k].dtype == a.dtype, k
 
 
 def names_json(path) -> dict:
-    with safe_open(path, framework="np") as f:
-        meta = f.metadata()
-        entries = []
-        for k in sorted(f.keys()):
-            sl = f.get_slice(k)
-            entries.append({"name": k, "dtype": sl.get_dtype(), "shape": list(sl.get_shape())})
-    return {"file": "model.safetensors", "metadata": meta, "count": len(entries), "tensors": entries}
+    listing = safetensors_listing(Path(path))
+    entries = [{"name": k, **v} for k, v in listing["tensors"].items()]
+    return {"file": listing["file"], "metadata": listing["metadata"], "count": len(entries), "tensors": entries}
 
 
 def write_names_json(obj: dict, path: str) -> None:
@@ -445,20 +420,27 @@ def save_fixture(spec: Spec, model, extractor, out_dir: str) -> dict:
     model.save_pretrained(d, safe_serialization=True)
     extractor.save_pretrained(d)
     st = os.path.join(d, "model.safetensors")
-    tensors, meta = read_safetensors(st)
+    tensors, meta = load_safetensors(st, "pt")
     save_report = {"saved_names_sample": sorted(k for k in tensors if "pos_conv_embed" in k), "metadata": meta}
     if spec.legacy_weight_norm:
-        renamed = {}
-        for k, v in tensors.items():
-            if k.endswith(PARAM_G):
-                k = k[: -len(PARAM_G)] + LEGACY_G
-            elif k.endswith(PARAM_V):
-                k = k[: -len(PARAM_V)] + LEGACY_V
-            renamed[k] = v.contiguous()
-        assert sum(k.endswith(("weight_g", "weight_v")) for k in renamed) == 2
-        torch_save_file(renamed, st, metadata=meta or {"format": "pt"})
+        rename_to_legacy_weight_norm(st)
     write_names_json(names_json(st), os.path.join(d, "state_dict_names.json"))
     return save_report
+
+
+def rename_to_legacy_weight_norm(st) -> None:
+    """Rewrite a saved model.safetensors with the positional conv's weight norm under the legacy names weight_g /
+    weight_v (as in the public facebook checkpoints) instead of parametrizations.weight.original0 / original1."""
+    tensors, meta = load_safetensors(st, "pt")
+    renamed = {}
+    for k, v in tensors.items():
+        if k.endswith(PARAM_G):
+            k = k[: -len(PARAM_G)] + LEGACY_G
+        elif k.endswith(PARAM_V):
+            k = k[: -len(PARAM_V)] + LEGACY_V
+        renamed[k] = v.contiguous()
+    assert sum(k.endswith(("weight_g", "weight_v")) for k in renamed) == 2
+    torch_save_file(renamed, str(st), metadata=meta or {"format": "pt"})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -602,7 +584,7 @@ def tdnn_receptive(cfg) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Independent float64 NumPy implementation (MODELS.md section B), with switchable bugs
+# Independent float64 NumPy implementation (docs/model-numerics.md section B), with switchable bugs
 # ----------------------------------------------------------------------------------------------------------------
 
 BUGS = {
@@ -629,8 +611,8 @@ class NumpyWav2Vec2:
             self.cfg = json.load(f)
         with open(os.path.join(model_dir, "preprocessor_config.json")) as f:
             self.pp = json.load(f)
-        with safe_open(os.path.join(model_dir, "model.safetensors"), framework="np") as f:
-            raw = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}
+        raw, _ = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+        raw = {k: v.astype(np.float64) for k, v in raw.items()}
         self.bug = bug
         # strip the backbone prefix; accept both weight-norm spellings
         self.p = {}
@@ -892,15 +874,8 @@ def numpy_outputs(model_dir, waves, clips, batch, bug="none"):
 
 
 def max_diffs(a: dict, b: dict, keys=None):
-    res = {}
-    for k in keys or a:
-        if k in a and k in b and not k.endswith(("waveform", "attention_mask")):
-            x, y = np.asarray(a[k], np.float64), np.asarray(b[k], np.float64)
-            if x.shape != y.shape:
-                res[k] = float("inf")
-            else:
-                res[k] = float(np.max(np.abs(x - y))) if x.size else 0.0
-    return res
+    return {k: max_abs(a[k], b[k]) for k in keys or a
+            if k in a and k in b and not k.endswith(("waveform", "attention_mask"))}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -948,11 +923,8 @@ def split_inputs(tensors: dict, spec: Spec, inputs: dict) -> dict:
 
 def load_references(out_dir: str, name: str):
     """Per-fixture references merged with the shared inputs under the per-fixture key names."""
-    with safe_open(os.path.join(out_dir, "references", f"{name}.safetensors"), framework="np") as f:
-        ref = {k: f.get_tensor(k) for k in f.keys()}
-        meta = f.metadata()
-    with safe_open(os.path.join(out_dir, "references", INPUTS_FILE), framework="np") as f:
-        inputs = {k: f.get_tensor(k) for k in f.keys()}
+    ref, meta = load_safetensors(os.path.join(out_dir, "references", f"{name}.safetensors"))
+    inputs, _ = load_safetensors(os.path.join(out_dir, "references", INPUTS_FILE))
     dn = meta["do_normalize"] == "true"
     for c in CLIPS + [ERROR_CLIP]:
         ref[f"{c}.waveform"] = inputs[f"{c}.waveform"]
@@ -1111,38 +1083,15 @@ def print_sensitivity(res):
                   f"{f(r['min_clip_last']):>17s} {f(r['min_clip_head']):>14s}")
 
 
-def compare_dirs(a: str, b: str) -> bool:
-    ok = True
-    for root, _, files in os.walk(a):
-        for fn in sorted(files):
-            pa = os.path.join(root, fn)
-            pb = os.path.join(b, os.path.relpath(pa, a))
-            if fn == "README.md":
-                continue
-            if not os.path.exists(pb):
-                print("missing in regenerated:", os.path.relpath(pa, a))
-                ok = False
-            elif open(pa, "rb").read() != open(pb, "rb").read():
-                print("differs:", os.path.relpath(pa, a))
-                ok = False
-    return ok
-
-
 def main():
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    env_quiet()
+    ap = fixture_arguments(__doc__, Path(OUT_DIR), " (or --out)")
     ap.add_argument("--out", default=OUT_DIR, help="output directory (default Fixtures/wav2vec2)")
-    ap.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare byte for byte")
     ap.add_argument("--sensitivity", action="store_true", help="print the bug-injection table afterwards")
     ap.add_argument("--report-json", help="write the self-check / sensitivity report here")
     args = ap.parse_args()
     if args.check:
-        with tempfile.TemporaryDirectory() as tmp:
-            generate(tmp, verbose=False)
-            ok = compare_dirs(tmp, args.out) and compare_dirs(args.out, tmp)
-        print("fixtures reproduce byte for byte" if ok else "fixtures DIFFER from a fresh regeneration")
-        sys.exit(0 if ok else 1)
+        sys.exit(check_regeneration(Path(args.out), lambda d: generate(str(d), verbose=False)))
     report = generate(args.out)
     if args.sensitivity:
         report["sensitivity"] = sensitivity(args.out)
@@ -1150,10 +1099,7 @@ def main():
     if args.report_json:
         with open(args.report_json, "w") as f:
             json.dump(report, f, indent=1, default=str)
-    total = 0
-    for root, _, files in os.walk(args.out):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    print(f"\nFixtures/wav2vec2 total size: {total / 1e6:.2f} MB")
+    print(f"\nFixtures/wav2vec2 total size: {dir_size([Path(args.out)]) / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

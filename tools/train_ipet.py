@@ -10,7 +10,7 @@ and a task head (tools/ipet_reference.py), cross-entropy, IPET's optimiser setti
 DIR holds one sub-folder per class (class name = folder name, sorted = logit order) with audio files (anything
 libsndfile reads). Audio is decoded as float32, averaged to mono, resampled to 16 kHz with soxr HQ when needed.
 
-Defaults follow IPET (shared/docs/IPET.md section 5): Adam betas (0.95, 0.999), weight decay 5e-7, MultiStepLR
+Defaults follow IPET (docs/ipet-method.md section 5): Adam betas (0.95, 0.999), weight decay 5e-7, MultiStepLR
 gamma 0.85 at epochs 5..25 (`--milestones 5-25`), seed 1234; prompts xavier-uniform, adapters "lora" init (up
 projection 0), adapter dropout 0.1 in training, head LayerNorm eps 1e-5.
 Differences from the official code, on purpose: the frozen backbone runs in eval mode (no dropout, layerdrop or
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixture_common import env_quiet  # noqa: E402
+from fixture_common import env_quiet, kaldi_fbank, pad_normalize  # noqa: E402
 
 env_quiet()
 
@@ -116,22 +115,16 @@ class Features:
     def fbank(self, wave: np.ndarray) -> np.ndarray:
         hit = self._fbank_cache.get(id(wave))
         if hit is None or hit[0] is not wave:
-            fb = self.kaldi.fbank(torch.from_numpy(wave)[None], sample_frequency=16000, window_type="hanning",
-                                  num_mel_bins=int(self.model.preprocessing["num_mel_bins"])).numpy()
+            fb = kaldi_fbank(self.kaldi, wave, int(self.model.preprocessing["num_mel_bins"]))
             hit = self._fbank_cache[id(wave)] = (wave, fb)
         return hit[1]
 
     def ast_input(self, wave: np.ndarray) -> np.ndarray:
         """== ASTFeatureExtractor output (pad with 0 / truncate, then (x - mean) / (2 std))."""
         pre = self.model.preprocessing
-        fb = self.fbank(wave)
-        t = int(pre["max_length"])
-        x = np.zeros((t, fb.shape[1]), np.float32)
-        n = min(t, fb.shape[0])
-        x[:n] = fb[:n]
         if pre.get("do_normalize", True):
-            x = ((x - pre["mean"]) / (pre["std"] * 2)).astype(np.float32)
-        return x
+            return pad_normalize(self.fbank(wave), int(pre["max_length"]), pre["mean"], pre["std"])
+        return pad_normalize(self.fbank(wave), int(pre["max_length"]), None, None)
 
 
 def fbank_stats(feats: Features, waves: Sequence[np.ndarray]) -> tuple[float, float]:

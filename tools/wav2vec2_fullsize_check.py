@@ -25,49 +25,38 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import env_quiet, seed_everything  # noqa: E402
+from fullsize_common import (  # noqa: E402
+    SR, add_arguments, best_of, fastest_reported, forward_timing, reference_result, run_swift, swift_binary, work_folder,
+    write_pcm16_clip,
+)
 
 SEED = 2020
-SR = 16000
 NUM_LABELS = 12
 CLIPS = {"clip_1s_16k.wav": 1.0, "clip_10s_16k.wav": 10.0}
 
-# Wav2Vec2Model 94 371 712 (MODELS.md B.8, includes masked_spec_embed) + projector 768x256+256 + classifier 256x12+12
+# Wav2Vec2Model 94 371 712 (docs/model-numerics.md B.8, includes masked_spec_embed) + projector 768x256+256
+# + classifier 256x12+12
 EXPECTED_PARAMS = 94_371_712 + 768 * 256 + 256 + 256 * NUM_LABELS + NUM_LABELS
 
 
-def quiet() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
 def build_backbone(out_dir: Path, legacy_names: bool):
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
 
-    from make_wav2vec2_fixtures import LEGACY_G, LEGACY_V, PARAM_G, PARAM_V, randomise
+    from make_wav2vec2_fixtures import randomise, rename_to_legacy_weight_norm
 
     id2label = {i: f"class_{i:02d}" for i in range(NUM_LABELS)}
     config = Wav2Vec2Config(num_labels=NUM_LABELS, id2label=id2label, label2id={v: k for k, v in id2label.items()})
-    # Wav2Vec2Config() defaults == facebook/wav2vec2-base architecture (MODELS.md B.2); assert the ones that matter
+    # Wav2Vec2Config() defaults == facebook/wav2vec2-base architecture (docs/model-numerics.md B.2); assert the ones
+    # that matter
     expect = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                   hidden_act="gelu", layer_norm_eps=1e-5, feat_extract_norm="group", feat_extract_activation="gelu",
                   conv_bias=False, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
@@ -78,7 +67,7 @@ def build_backbone(out_dir: Path, legacy_names: bool):
     assert tuple(config.conv_kernel) == (10, 3, 3, 3, 3, 2, 2)
     assert tuple(config.conv_stride) == (5, 2, 2, 2, 2, 2, 2)
     config._attn_implementation = "eager"
-    torch.manual_seed(SEED)
+    seed_everything(SEED)
     model = Wav2Vec2ForSequenceClassification(config).eval()
     t0 = time.perf_counter()
     randomise(model, SEED)
@@ -91,21 +80,13 @@ def build_backbone(out_dir: Path, legacy_names: bool):
     Wav2Vec2FeatureExtractor().save_pretrained(str(out_dir))
     st = out_dir / "model.safetensors"
     if legacy_names:
-        with safe_open(str(st), framework="pt") as f:
-            meta = f.metadata()
-            tensors = {}
-            for k in f.keys():
-                k2 = k.replace(PARAM_G, LEGACY_G).replace(PARAM_V, LEGACY_V)
-                tensors[k2] = f.get_tensor(k)
-        assert sum(k.endswith(("weight_g", "weight_v")) for k in tensors) == 2
-        save_file(tensors, str(st), metadata=meta or {"format": "pt"})
+        rename_to_legacy_weight_norm(st)
     print(f"[build] saved {sorted(os.listdir(out_dir))} to {out_dir} "
           f"({st.stat().st_size / 1e6:.0f} MB, weight norm as {'weight_g/weight_v' if legacy_names else 'original0/1'})")
     return model
 
 
 def write_clip(path: Path, seconds: float, seed: int) -> np.ndarray:
-    import soundfile as sf
     from scipy.signal import chirp
 
     rng = np.random.default_rng(seed)
@@ -114,19 +95,7 @@ def write_clip(path: Path, seconds: float, seed: int) -> np.ndarray:
     x = (0.25 * chirp(t, f0=100.0, t1=max(seconds, 1.0), f1=6000.0, method="logarithmic")
          + 0.15 * np.sin(2 * np.pi * 220.0 * t) * (np.sin(2 * np.pi * 0.7 * t) > 0)
          + 0.03 * rng.standard_normal(n) + 0.01)
-    sf.write(str(path), np.clip(x, -1.0, 32767 / 32768), SR, subtype="PCM_16")
-    data, sr = sf.read(str(path), dtype="float32")
-    assert sr == SR and data.shape == (n,)
-    return data
-
-
-def best_of(fn, repeat: int):
-    best, result = math.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+    return write_pcm16_clip(path, x)
 
 
 def run_transformers(model, wave: np.ndarray, threads: int, repeat: int, fp64: bool) -> dict:
@@ -137,88 +106,23 @@ def run_transformers(model, wave: np.ndarray, threads: int, repeat: int, fp64: b
     fe = Wav2Vec2FeatureExtractor()
     fe(wave, sampling_rate=SR, return_tensors="pt")  # warm-up
     t_feat, iv = best_of(lambda: fe(wave, sampling_rate=SR, return_tensors="pt")["input_values"], repeat)
-
-    def forward():
-        with torch.no_grad():
-            return model(iv).logits[0]
-
-    forward()  # warm-up
-    t_model, logits = best_of(forward, repeat)
+    t_model, logits = forward_timing(model, iv, repeat)
     frames = model._get_feat_extract_output_lengths(iv.shape[1])
     print(f"[transformers] {iv.shape[1]} samples -> {int(frames)} frames; features {t_feat * 1e3:.1f} ms, "
           f"model forward (eager, {threads} threads) best of {repeat}: {t_model:.3f} s")
-    out = {"logits": logits.double().numpy(), "seconds_model": t_model, "seconds_features": t_feat}
-    if fp64:
-        model.double()
-        with torch.no_grad():
-            l64 = model(iv.double()).logits[0].numpy()
-        model.float()
-        out["fp32_vs_fp64"] = float(np.max(np.abs(out["logits"] - l64)))
-        print(f"[transformers] float32 vs float64 logits: max |diff| {out['fp32_vs_fp64']:.3g} (honest rounding)")
-    return out
-
-
-def build_swift() -> None:
-    cmd = ["swift", "build", "-c", "release", "-Xswiftc", "-target-cpu", "-Xswiftc", "haswell"]
-    print(f"[swift] {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def parse_ipet_json(stdout: str) -> dict:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "logits" in obj or "error" in obj:
-                return obj
-    raise RuntimeError(f"no JSON line with 'logits' in ipet output:\n{stdout[-2000:]}")
-
-
-def run_swift(binary: Path, backbone: Path, clip: Path, threads: int, repeat: int) -> dict:
-    cmd = [str(binary), "predict", "--backbone", str(backbone), "--logits", "--threads", str(threads),
-           str(clip)]
-    print(f"[swift] {' '.join(cmd)}", flush=True)
-    runs = []
-    for i in range(repeat + 1):  # the first run is a warm-up (page cache, mmap)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"ipet exited {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\n"
-                               f"stderr:\n{proc.stderr[-2000:]}")
-        parsed = parse_ipet_json(proc.stdout)
-        if "error" in parsed:
-            raise RuntimeError(f"ipet reported an error: {parsed['error']}")
-        if i > 0:
-            runs.append((wall, parsed))
-    wall, parsed = min(runs, key=lambda r: r[0])
-    secs = parsed.get("seconds")
-    model_s = min((r[1].get("seconds") or {}).get("model", math.inf) for r in runs) if isinstance(secs, dict) else None
-    feat_s = min((r[1].get("seconds") or {}).get("features", math.inf) for r in runs) if isinstance(secs, dict) else None
-    return {"logits": np.asarray(parsed["logits"], dtype=np.float64), "wall": wall, "model": model_s, "features": feat_s}
+    return reference_result(model, iv, logits, t_model, t_feat, fp64)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="full-size wav2vec 2.0: transformers vs Swift ipet (logits and time)")
-    ap.add_argument("--no-build", action="store_true", help="do not run swift build; use the existing binary")
-    ap.add_argument("--swift-bin", type=Path, default=ROOT / ".build" / "release" / "ipet")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (best is reported)")
-    ap.add_argument("--atol", type=float, default=1e-4, help="max |logit diff| accepted (exit 1 above)")
-    ap.add_argument("--keep", type=Path, help="write backbone + clips here and keep them (default: temp dir)")
-    ap.add_argument("--skip-swift", action="store_true", help="only build the backbone and time transformers")
-    ap.add_argument("--no-fp64", action="store_true", help="skip the float64 transformers run")
+    add_arguments(ap, kept="backbone + clips")
     ap.add_argument("--param-names", action="store_true",
                     help="keep parametrizations.weight.original0/1 instead of the hub's legacy weight_g/weight_v")
     args = ap.parse_args()
-    quiet()
+    env_quiet()
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="ipet-wav2vec2-fullsize-"))
-    backbone = work / "wav2vec2-base-random-seqcls12"
-    try:
+    with work_folder(args.keep, "ipet-wav2vec2-fullsize-") as work:
+        backbone = work / "wav2vec2-base-random-seqcls12"
         model = build_backbone(backbone, legacy_names=not args.param_names)
         refs = {}
         for i, (name, seconds) in enumerate(CLIPS.items()):
@@ -229,16 +133,15 @@ def main() -> int:
         if args.skip_swift:
             return 0
 
-        if not args.no_build:
-            build_swift()
-        if not args.swift_bin.exists():
-            print(f"[swift] {args.swift_bin} not found (build it, or pass --swift-bin)", file=sys.stderr)
+        binary = swift_binary(args)
+        if binary is None:
             return 2
         worst = 0.0
         rows = []
         for name in CLIPS:
             ref = refs[name]
-            sw = run_swift(args.swift_bin, backbone, work / name, args.threads, args.repeat)
+            sw = run_swift(binary, backbone, work / name, args.threads, args.repeat)
+            sw["model"] = fastest_reported(sw, "model")
             if sw["logits"].shape != ref["logits"].shape:
                 print(f"[compare] {name}: shape mismatch: swift {sw['logits'].shape} vs {ref['logits'].shape}")
                 return 1
@@ -261,9 +164,6 @@ def main() -> int:
               f"process start, model load, WAV decode and features; transformers times are in-process, "
               f"best of {args.repeat}, {args.threads} threads")
         return 0 if worst <= args.atol else 1
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
