@@ -34,12 +34,12 @@ let package = Package(
 
         // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
         .target(name: "CKernels"),
-        .target(name: "IPETFormats", dependencies: ["CHDF5"]),
+        .target(name: "IPETFormats", dependencies: ["CHDF5", "COpenSSL"]),
         .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CKernels"]),
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",
-            dependencies: ["IPETFormats", "IPETTensor", "COpenSSL"]),
+            dependencies: ["IPETFormats", "IPETTensor"]),
         .target(
             name: "IPETEngine",
             dependencies: [
@@ -64,6 +64,6 @@ let package = Package(
         .testTarget(name: "IPETAudioTests", dependencies: ["IPETAudio", "IPETTestSupport"]),
         .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETTestSupport"]),
         .testTarget(name: "IPETEngineTests", dependencies: ["IPETEngine", "IPETModels", "IPETTestSupport"]),
-        .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETAudio", "IPETFormats", "IPETTestSupport"]),
+        .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETAudio", "IPETFormats", "IPETEngine", "IPETTestSupport"]),
     ]
 )

@@ -503,14 +503,58 @@ def read_safetensors_header(path: str | os.PathLike) -> dict:
         return json.loads(f.read(n))
 
 
+CONTENT_DIGEST_KEY = "ipet.content_sha256"
+
+
+def content_digest(metadata: Sequence[tuple[str, str]], tensors: Sequence[tuple[str, str, Sequence[int], bytes]]) -> str:
+    """The content digest v1 of Formats/safetensors.md section 4 (`ContentDigest` in Swift): SHA-256 over
+    "ipet-content-v1\\n", the metadata (all keys but the digest's own, sorted by UTF-8 bytes, each key and value
+    length-prefixed with u64le) and the tensors (sorted by name bytes: name, dtype, rank, dims, data), every
+    variable-size field preceded by its u64le length. `tensors`: (name, dtype name, shape, little-endian data)."""
+    h = hashlib.sha256(b"ipet-content-v1\n")
+
+    def text(s: str) -> None:
+        b = s.encode("utf-8")
+        h.update(struct.pack("<Q", len(b)) + b)
+
+    entries = sorted(((k, v) for k, v in metadata if k != CONTENT_DIGEST_KEY), key=lambda kv: kv[0].encode("utf-8"))
+    h.update(struct.pack("<Q", len(entries)))
+    for k, v in entries:
+        text(k)
+        text(v)
+    h.update(struct.pack("<Q", len(tensors)))
+    for name, dtype, shape, data in sorted(tensors, key=lambda t: t[0].encode("utf-8")):
+        text(name)
+        text(dtype)
+        h.update(struct.pack("<Q", len(shape)) + b"".join(struct.pack("<Q", int(d)) for d in shape))
+        h.update(struct.pack("<Q", len(data)) + data)
+    return "sha256:" + h.hexdigest()
+
+
+def file_content_digest(path: str | os.PathLike) -> str:
+    """The content digest of a safetensors file as stored (its recorded digest excluded)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = list((header.pop("__metadata__", None) or {}).items())
+    return content_digest(meta, [(k, v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]])
+                                 for k, v in header.items()])
+
+
 def safetensors_bytes(tensors: Mapping[str, object], metadata: Mapping[str, str] | Sequence[tuple[str, str]] = (),
-                      *, ensure_ascii: bool = False) -> bytes:
+                      *, ensure_ascii: bool = False, record_digest: bool = False) -> bytes:
     """A safetensors file laid out like the reference Python writer's (tensors by SAFETENSORS_DTYPES position,
     descending, then by name bytes; compact JSON header with `__metadata__` first and entries {dtype, shape,
     data_offsets}; header space-padded to a multiple of 8), but with `metadata` in the order given: the Python
     writer's `__metadata__` order is a Rust HashMap's, i.e. random per process. `tensors`: numpy arrays or torch
-    tensors, written in their own dtype. No `__metadata__` entry when `metadata` is empty."""
+    tensors, written in their own dtype. No `__metadata__` entry when `metadata` is empty. `record_digest` appends
+    the content digest (`content_digest`) to the metadata."""
     items = list(metadata.items()) if isinstance(metadata, Mapping) else list(metadata)
+    if record_digest:
+        items = [(k, v) for k, v in items if k != CONTENT_DIGEST_KEY]
+        items.append((CONTENT_DIGEST_KEY, content_digest(
+            items, [(k, dtype_name(v), list(v.shape), le_bytes(v)) for k, v in tensors.items()])))
     keys = [k for k, _ in items]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate metadata key")

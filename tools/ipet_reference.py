@@ -44,14 +44,15 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fixture_common (kaldi fbank backend)
 from fixture_common import (  # noqa: E402
-    load_safetensors, read_safetensors_header, safetensors_bytes, write_file_atomically,
+    CONTENT_DIGEST_KEY, file_content_digest, load_safetensors, read_safetensors_header, safetensors_bytes,
+    write_file_atomically,
 )
 
 AST_ARCH = "audio-spectrogram-transformer"
 W2V2_ARCH = "wav2vec2"
 PREFIX = {AST_ARCH: "audio_spectrogram_transformer.", W2V2_ARCH: "wav2vec2."}
 PACK_FORMAT = "ipet-pack"
-PACK_VERSION = "1.0"
+PACK_VERSION = "1.1"  # 1.1: packs record their content digest (ipet.content_sha256)
 FINGERPRINT_DOMAIN = b"ipet-fingerprint-v1\n"
 HEAD_TYPES = ("ast-pooled", "mean-std", "speaker")  # the IPET heads this reference implements
 
@@ -665,14 +666,14 @@ _ST_DTYPE = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], metadata: Sequence[tuple[str, str]],
-                      dtype: str) -> int:
+                      dtype: str, record_digest: bool = True) -> int:
     """safetensors file laid out like the reference Python writer (tensors by dtype then name, compact header with
     __metadata__ first, header space-padded to 8 bytes) but with `metadata` written in the given order (the Python
     writer's __metadata__ order is a Rust HashMap's, i.e. random). Every tensor is cast to `dtype`."""
     if dtype not in _ST_DTYPE:
         raise ValueError(f"dtype {dtype} not supported")
     cast = {n: t.detach().to(_ST_DTYPE[dtype]) for n, t in tensors.items()}
-    return write_file_atomically(path, safetensors_bytes(cast, metadata))
+    return write_file_atomically(path, safetensors_bytes(cast, metadata, record_digest=record_digest))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -792,6 +793,11 @@ def read_pack(path) -> Pack:
     major = meta["ipet.version"].split(".")[0]
     if major != PACK_VERSION.split(".")[0]:
         raise PackError(f"{path}: unsupported ipet.version {meta['ipet.version']}")
+    recorded = meta.get(CONTENT_DIGEST_KEY)
+    if recorded is None and meta["ipet.version"] != "1.0":
+        raise PackError(f"{path}: pack format {meta['ipet.version']} requires {CONTENT_DIGEST_KEY}")
+    if recorded is not None and recorded != file_content_digest(path):
+        raise PackError(f"{path}: content digest mismatch (the file is damaged or was changed)")
     try:
         objs = {k: json.loads(meta[k]) for k in ("ipet.backbone", "ipet.config", "ipet.head", "ipet.preprocessing")}
         prov = json.loads(meta["ipet.provenance"]) if "ipet.provenance" in meta else None

@@ -594,7 +594,7 @@ def check_writer() -> None:
           "head.linear.bias": torch.randn(5, generator=gen), "a": torch.randn(7, generator=gen)}
     with tempfile.TemporaryDirectory() as d:
         for dt, tdt in (("F32", torch.float32), ("F16", torch.float16), ("BF16", torch.bfloat16)):
-            ipet.write_safetensors(Path(d) / "mine", ts, [("format", "pt")], dt)
+            ipet.write_safetensors(Path(d) / "mine", ts, [("format", "pt")], dt, record_digest=False)
             save_file({k: v.to(tdt) for k, v in ts.items()}, str(Path(d) / "ref"), metadata={"format": "pt"})
             assert (Path(d) / "mine").read_bytes() == (Path(d) / "ref").read_bytes(), dt
 

@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import IPETFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -48,14 +49,21 @@ public struct AudioDecoder: Sendable {
 
     /// Decodes `path` to mono Float32 at its native rate.
     public func decode(path: String) throws(AudioError) -> DecodedAudio {
+        try decode(fileSystemPath: Array(path.utf8), name: path)
+    }
+
+    /// Decodes the file at the file-system path `bytes` (any bytes: names need not be UTF-8), named `name` in errors.
+    public func decode(fileSystemPath bytes: [UInt8], name path: String) throws(AudioError) -> DecodedAudio {
         func fail(_ problem: AudioError.Problem) -> AudioError { AudioError(path: path, problem: problem) }
 
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
+        // Checked before it is opened, so a FIFO or a device never blocks or streams forever.
+        let fd: Int32
+        do { fd = try RegularFile.open(bytes: bytes, name: path) } catch {
+            throw fail(.cannotOpen(error.reason.hasPrefix("cannot open: ") ? String(error.reason.dropFirst(13)) : error.reason))
+        }
         defer { close(fd) }
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw fail(.cannotOpen("not a regular file")) }
         let fileSize = Int64(status.st_size)
         guard fileSize > 0 else { throw fail(.empty) }
 

@@ -13,7 +13,13 @@ public enum AudioInput {
     public static let maximumSeconds = 12.0 * 3600
 
     public static func load(_ path: String, sampleRate: Int) throws -> [Float] {
-        let decoded = try AudioDecoder.decode(path: path)
+        try load(InputItem(path: path), sampleRate: sampleRate)
+    }
+
+    /// The item's audio (opened by its file-system bytes, so names need not be UTF-8).
+    public static func load(_ item: InputItem, sampleRate: Int) throws -> [Float] {
+        let path = item.path
+        let decoded = try AudioDecoder().decode(fileSystemPath: item.fileSystemPath, name: path)
         let seconds = Double(decoded.samples.count) / Double(decoded.sampleRate)
         guard seconds <= maximumSeconds else {
             throw EngineError(path: path, String(format: "%.0f s of audio (%d samples at %d Hz) is longer than "

@@ -62,10 +62,21 @@ public final class BatchRunner: @unchecked Sendable {
     public let tasks: [TaskModel]
     public let options: Options
 
-    public init(backbone: Backbone, tasks: [TaskModel], options: Options = Options()) {
+    /// Refuses a window longer than a task's input: the model would see only its first part, while the records
+    /// would claim the whole window.
+    public init(backbone: Backbone, tasks: [TaskModel], options: Options = Options()) throws {
         self.backbone = backbone
         self.tasks = tasks
         self.options = options
+        if options.segments == nil, let window = options.window, window > 0 {
+            let rate = Double(backbone.sampleRate)
+            for task in tasks {
+                if let input = task.windowSamples, Int((window * rate).rounded()) > input {
+                    throw EngineError(String(format: "a %g s window is longer than the %g s %@ takes in one pass; its windows "
+                                             + "would be cut to that length", window, Double(input) / rate, task.name))
+                }
+            }
+        }
     }
 
     /// The most feature values one input's windows may hold at once (1 GiB of floats).
@@ -103,12 +114,14 @@ public final class BatchRunner: @unchecked Sendable {
         let windows: [String: [(range: Range<Int>, features: [Float])]]
         let errors: [String: EngineError]
         let decodeError: EngineError?
+        /// The input's length in samples at the model rate.
+        var length = 0
     }
 
     func prepare(_ item: InputItem, index: Int) -> Prepared {
         let samples: [Float]
         do {
-            samples = try AudioInput.load(item.path, sampleRate: backbone.sampleRate)
+            samples = try AudioInput.load(item, sampleRate: backbone.sampleRate)
         } catch {
             return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: EngineError(error, about: item.path))
         }
@@ -140,7 +153,10 @@ public final class BatchRunner: @unchecked Sendable {
                 for s in starts {
                     let end = w.map { min(audio.count, s + $0) } ?? audio.count
                     let slice = starts.count == 1 && s == 0 && end == audio.count ? audio : Array(audio[s..<end])
-                    list.append((s..<(w.map { s + $0 } ?? end), try task.features(slice, source: item.path)))
+                    // What the model sees of the input: never past its end, and with no window at most one input
+                    // length of the task (AST's max_length, a pack's crop), which is all `features` keeps.
+                    let seen = min(end, samples.count, w == nil ? (task.windowSamples ?? end) : end)
+                    list.append((s..<max(s, seen), try task.features(slice, source: item.path)))
                     // All of an input's window features are held at once: bound them (1 GiB) before computing more.
                     if list.count == 1, starts.count * list[0].1.count > Self.maximumPreparedFloats {
                         throw EngineError(path: item.path, String(
@@ -153,7 +169,7 @@ public final class BatchRunner: @unchecked Sendable {
                 errors[task.featureKey] = EngineError(error, about: item.path)
             }
         }
-        return Prepared(index: index, item: item, windows: windows, errors: errors, decodeError: nil)
+        return Prepared(index: index, item: item, windows: windows, errors: errors, decodeError: nil, length: samples.count)
     }
 
     /// Runs every task on every input; `emit` receives each input's results in input order, on the calling
@@ -228,15 +244,17 @@ public final class BatchRunner: @unchecked Sendable {
                     continue
                 }
                 let ranges = p.windows[task.featureKey]!.map(\.range)
-                answers[i] += combine(task: task, outputs: windowOutputs, ranges: ranges)
+                answers[i] += combine(task: task, outputs: windowOutputs, ranges: ranges, length: p.length)
             }
         }
         return group.enumerated().map { InputResult(item: $1.item, answers: answers[$0]) }
     }
 
     /// Per-window answers, or one answer with logits, scores and embeddings averaged over the windows (scores
-    /// are averaged after the activation, as IPET evaluates GTZAN).
-    func combine(task: TaskModel, outputs: [HeadOutput], ranges: [Range<Int>]) -> [Answer] {
+    /// are averaged after the activation, as IPET evaluates GTZAN). An averaged answer carries `start`/`end` when
+    /// the windows did not cover the whole input (`length` samples): with no window, a clip longer than the model's
+    /// input; with windows, a tail shorter than half a window.
+    func combine(task: TaskModel, outputs: [HeadOutput], ranges: [Range<Int>], length: Int) -> [Answer] {
         let rate = Double(backbone.sampleRate)
         if options.segments != nil {
             guard outputs.allSatisfy({ $0.embedding != nil }) else {
@@ -256,7 +274,9 @@ public final class BatchRunner: @unchecked Sendable {
             for v in vectors { for (i, x) in v.enumerated() { sum[i] += Double(x) } }
             return sum.map { Float($0 / Double(vectors.count)) }
         }
-        return [Answer(task: task, windows: outputs.count, logits: mean(perWindow.compactMap(\.logits)),
+        let covered = (ranges.map(\.upperBound).max() ?? length) >= length
+        return [Answer(task: task, start: covered ? nil : 0, end: covered ? nil : Double(ranges.map(\.upperBound).max() ?? 0) / rate,
+                       windows: outputs.count, logits: mean(perWindow.compactMap(\.logits)),
                        scores: mean(perWindow.compactMap(\.scores)), embedding: mean(perWindow.compactMap(\.embedding)))]
     }
 }

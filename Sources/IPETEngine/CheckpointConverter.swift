@@ -53,11 +53,12 @@ public enum CheckpointConverter {
         metadata.append(("ipet.converted_from", input))
         switch format {
         case .safetensors:
-            var writer = SafeTensorsWriter(metadata: metadata)
+            var writer = SafeTensorsWriter(metadata: metadata, recordsContentDigest: true)
             for (name, shape, v) in values { writer.add(.init(name: name, shape: shape, floats: v, as: dtype)) }
             try writer.write(to: output)
         case .hdf5:
-            let container = HDF5TensorContainer(metadata: metadata, tensors: values.map { .init(name: $0.0, shape: $0.1, values: $0.2) })
+            var container = HDF5TensorContainer(metadata: metadata, tensors: values.map { .init(name: $0.0, shape: $0.1, values: $0.2) })
+            container.metadata.append((ContentDigest.metadataKey, ContentDigest.compute(container, storedAs: dtype)))
             try container.write(to: output, dtype: dtype)
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0

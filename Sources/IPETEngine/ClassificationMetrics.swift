@@ -106,7 +106,7 @@ public struct ClassificationMetrics: Sendable {
 
     /// The confusion matrix as CSV: a header of predicted labels, one row per true label.
     public var confusionCSV: String {
-        var out = "true\\predicted," + labels.map(CSV.escape).joined(separator: ",") + "\n"
+        var out = "true\\predicted," + labels.map { CSV.escape($0) }.joined(separator: ",") + "\n"
         for (i, row) in confusion.enumerated() {
             out += CSV.escape(labels[i]) + "," + row.map(String.init).joined(separator: ",") + "\n"
         }

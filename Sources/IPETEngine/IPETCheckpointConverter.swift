@@ -189,7 +189,7 @@ public enum IPETCheckpointConverter {
             throw fail("no frozen backbone tensors in the checkpoint, so nothing shows it was tuned from \(backbone.source)")
         }
         var writer = SafeTensorsWriter(metadata: [
-            ("format", "pt"), ("ipet.format", AdapterPack.formatName), ("ipet.version", "1.0"),
+            ("format", "pt"), ("ipet.format", AdapterPack.formatName), ("ipet.version", AdapterPack.currentVersion),
             ("ipet.backbone", JSONValue.object([
                 ("architecture", .string(backbone.architecture.rawValue)), ("hidden_size", .int(d)), ("num_hidden_layers", .int(layers)),
                 ("num_attention_heads", .int(heads)), ("fingerprint", .string(backbone.fingerprint)), ("name", .string(backbone.source)),
@@ -205,7 +205,7 @@ public enum IPETCheckpointConverter {
             ]).compactText),
             ("ipet.preprocessing", JSONValue.object(preprocessing).compactText),
             ("ipet.provenance", JSONValue.object([("converted_from", .string(path)), ("converter", .string("ipet convert --ipet-checkpoint"))]).compactText),
-        ])
+        ], recordsContentDigest: true)
         for (name, t) in packTensors { writer.add(.init(name: name, shape: t.shape, floats: t.array, as: options.dtype)) }
         // Write beside the target, then load the result as any pack is loaded (metadata ranges, every implied tensor
         // with its shape, finite values, the backbone match); only a pack that passes replaces `output`.

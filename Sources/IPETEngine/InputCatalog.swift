@@ -1,8 +1,14 @@
 import Foundation
 import IPETFormats
+import Logging
 
 /// Builds the list of inputs from files, folders and manifests (CSV or JSON Lines).
 public enum InputCatalog {
+    static let logger = Logger(label: "ipet.engine")
+
+    /// The largest manifest read (a million rows of long paths fit many times over).
+    public static let maximumManifestBytes = 1 << 30
+
     /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
     /// only `extensions` inside folders (explicit files are always kept), sorted by name within each folder,
     /// de-duplicated by file (one file under two spellings runs once); a folder without any such file is an error.
@@ -12,15 +18,17 @@ public enum InputCatalog {
         _ inputs: [String], extensions: Set<String> = AudioInput.audioExtensions, labelsFromFolders: Bool = false
     ) throws -> [InputItem] {
         var out: [InputItem] = []
-        var seen = Set<String>()
-        var fileByName: [String: String] = [:]
+        var seen = Set<[UInt8]>()
+        var fileByName: [String: [UInt8]] = [:]
+        let cwd = Array(FileManager.default.currentDirectoryPath.utf8)
         func add(_ item: InputItem) throws {
-            // One file under two spellings (clips/a.wav, ./clips/a.wav) runs once; two files under one output name
-            // (a.wav from two manifests in different folders) would make the records ambiguous.
-            let key = URL(fileURLWithPath: item.path).standardizedFileURL.path
+            // One file under two spellings (clips/a.wav, ./clips/a.wav, /abs/clips/a.wav) runs once; two files under
+            // one output name (a.wav from two manifests in different folders) would make the records ambiguous.
+            let absolute = item.fileSystemPath.first == UInt8(ascii: "/") ? item.fileSystemPath : cwd + [UInt8(ascii: "/")] + item.fileSystemPath
+            let key = PathText.tidy(absolute)
             guard seen.insert(key).inserted else { return }
             if let other = fileByName[item.name], other != key {
-                throw EngineError(path: item.path, "has the same output name \"\(item.name)\" as \(other); "
+                throw EngineError(path: item.path, "has the same output name \"\(item.name)\" as \(PathText.escape(other)); "
                                          + "records would be ambiguous (list the files relative to one folder)")
             }
             fileByName[item.name] = key
@@ -40,36 +48,35 @@ public enum InputCatalog {
                 try add(InputItem(path: input))  // missing files still get an error record
                 continue
             }
-            guard let walker = FileManager.default.enumerator(atPath: input) else {
-                throw EngineError(path: input, "cannot list folder")
-            }
-            var found: [String] = []
-            while let relative = walker.nextObject() as? String {
-                guard extensions.contains((relative as NSString).pathExtension.lowercased()) else { continue }
-                let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
-                var dir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: full, isDirectory: &dir), !dir.boolValue { found.append(relative) }
+            let root = PathText.tidy(Array(input.utf8))
+            // Every entry whose extension matches, whatever its name's bytes or its file type: a FIFO or a device
+            // named like audio gets an error record rather than vanishing (and is never opened in a way that blocks).
+            let found = try FolderWalk.entries(below: root, name: input).filter { relative in
+                guard let dot = relative.lastIndex(of: UInt8(ascii: ".")), !relative[dot...].contains(UInt8(ascii: "/")) else { return false }
+                return extensions.contains(String(decoding: relative[(dot + 1)...], as: UTF8.self).lowercased())
             }
             guard !found.isEmpty else {
                 // Most likely a wrong folder or a --ext that matches nothing; running on nothing would look like success.
                 throw EngineError(path: input, "no audio files in this folder (looked for "
                                          + extensions.sorted().map { "." + $0 }.joined(separator: ", ") + ")")
             }
-            for relative in found.sorted() {
-                let full = input.hasSuffix("/") ? input + relative : input + "/" + relative
+            for relative in found.map({ ($0, PathText.escape($0)) }).sorted(by: { $0.1 < $1.1 }).map(\.0) {
+                let full = root == [UInt8(ascii: ".")] ? relative : root + [UInt8(ascii: "/")] + relative
                 var labels: [String] = []
-                if labelsFromFolders, let first = relative.split(separator: "/").first, relative.contains("/") {
-                    labels = [String(first)]
+                if labelsFromFolders, relative.contains(UInt8(ascii: "/")), let first = relative.split(separator: UInt8(ascii: "/")).first {
+                    labels = [PathText.escape(Array(first))]
                 }
-                try add(InputItem(path: full, labels: labels))
+                try add(InputItem(fileSystemPath: full, labels: labels, shardKey: PathText.escape(relative)))
             }
         }
         return out
     }
 
+    /// A manifest row's path as records spell it (`PathText`).
+    static func recordName(_ p: String) -> String { PathText.escape(PathText.tidy(Array(p.utf8))) }
+
     static func isJSONLines(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 1) else { return false }
-        return head.first == UInt8(ascii: "{")
+        (try? RegularFile.prefix(path, count: 1))?.first == UInt8(ascii: "{")
     }
 
     /// Reads a manifest: CSV/TSV with a header row naming a `path` (or `file`, `filename`, `audio`) column and an
@@ -77,24 +84,41 @@ public enum InputCatalog {
     /// against the manifest's folder; the output name is the path as written.
     public static func manifest(_ path: String) throws -> [InputItem] {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw EngineError(path: path, "cannot read manifest: \(error.localizedDescription)")
+        do {
+            guard let decoded = String(validating: try RegularFile.read(path, limit: maximumManifestBytes), as: UTF8.self) else {
+                throw EngineError(path: path, "the manifest is not UTF-8 text")
+            }
+            text = decoded
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(path: path, "cannot read the manifest: \(detail(of: error, about: path))")
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).path }
-        func labels(_ s: String?) -> [String] {
-            (s ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
         let pathKeys = ["path", "file", "filename", "audio"], labelKeys = ["label", "labels", "class"]
         var items: [InputItem] = []
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        var labelsByPath: [String: (labels: [String], line: Int)] = [:]
+        func add(_ p: String, _ labels: [String], line: Int) {
+            // The same file listed twice with different labels is most likely a mistake in the manifest.
+            if let earlier = labelsByPath[resolve(p)], earlier.labels != labels {
+                let message = "\(path): line \(line) lists \(p) with label \"\(LabelList.join(labels))\", line \(earlier.line) with "
+                    + "\"\(LabelList.join(earlier.labels))\"; the first is used"
+                logger.warning("\(message)")
+                return
+            }
+            labelsByPath[resolve(p)] = (labels, line)
+            items.append(InputItem(path: resolve(p), name: recordName(p), labels: labels, shardKey: recordName(p)))
+        }
         if path.lowercased().hasSuffix(".csv") || path.lowercased().hasSuffix(".tsv") {
-            let separator: Character = path.lowercased().hasSuffix(".tsv") ? "\t" : ","
+            let records: [CSV.Record]
+            do { records = try CSV.records(Array(text.utf8), separator: path.lowercased().hasSuffix(".tsv") ? 9 : 44) } catch {
+                throw EngineError(path: path, "\(error)")
+            }
             var header: [String]?
-            for (number, raw) in lines.enumerated() {
-                let line = String(raw).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                let fields = CSV.split(line, separator: separator)
+            for record in records {
+                let fields = record.fields
+                if fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
                 guard let names = header else {
                     header = fields.map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
                     guard header!.contains(where: pathKeys.contains) else {
@@ -103,15 +127,16 @@ public enum InputCatalog {
                     continue
                 }
                 guard fields.count == names.count else {
-                    throw EngineError(path: path, "line \(number + 1): \(fields.count) fields, the header has \(names.count)")
+                    throw EngineError(path: path, "line \(record.line): \(fields.count) fields, the header has \(names.count)")
                 }
                 let row = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
                 guard let p = pathKeys.lazy.compactMap({ row[$0] }).first, !p.isEmpty else {
-                    throw EngineError(path: path, "line \(number + 1): empty path")
+                    throw EngineError(path: path, "line \(record.line): empty path")
                 }
-                items.append(InputItem(path: resolve(p), name: p, labels: labels(labelKeys.lazy.compactMap { row[$0] }.first)))
+                add(p, LabelList.split(labelKeys.lazy.compactMap { row[$0] }.first ?? ""), line: record.line)
             }
         } else {
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             for (number, raw) in lines.enumerated() {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if line.isEmpty { continue }
@@ -124,10 +149,10 @@ public enum InputCatalog {
                 }
                 var l: [String] = []
                 for key in labelKeys {
-                    if let s = object[key]?.string { l = labels(s) } else if let a = object[key]?.array { l = a.compactMap(\.string) }
+                    if let s = object[key]?.string { l = LabelList.split(s) } else if let a = object[key]?.array { l = a.compactMap(\.string) }
                     if !l.isEmpty { break }
                 }
-                items.append(InputItem(path: resolve(p), name: p, labels: l))
+                add(p, l, line: number + 1)
             }
         }
         return items

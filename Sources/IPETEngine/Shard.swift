@@ -1,8 +1,9 @@
 import Foundation
 import IPETFormats
 
-/// `--shard K/N`: a deterministic slice of the inputs by a hash of each input's name, so it does not depend on
-/// order, and N jobs together cover every input exactly once.
+/// `--shard K/N`: a deterministic slice of the inputs by a hash of each input's `shardKey` (the same for every
+/// spelling of an input: `big/x.wav`, `./big/x.wav` and `$PWD/big/x.wav` share it), so it depends neither on order
+/// nor on how the inputs were written, and N jobs together cover every input exactly once.
 public struct Shard: Sendable, Equatable {
     public let index: Int
     public let count: Int

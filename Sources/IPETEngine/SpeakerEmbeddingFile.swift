@@ -12,6 +12,9 @@ public enum SpeakerEmbeddingFile {
         } catch {
             throw EngineError("\(error)")
         }
+        if case let .mismatch(recorded, computed) = ContentDigest.check(file) {
+            throw EngineError(path: path, ContentDigest.mismatchMessage(recorded: recorded, computed: computed))
+        }
         var out: [String: [[Float]]] = [:]
         out.reserveCapacity(file.tensors.count)
         for info in file.tensors {
@@ -39,7 +42,7 @@ public enum SpeakerEmbeddingFile {
     public static func write(
         _ embeddings: [String: [[Float]]], to path: String, metadata: [(key: String, value: String)] = []
     ) throws(EngineError) {
-        var writer = SafeTensorsWriter(metadata: [("format", "pt")] + metadata)
+        var writer = SafeTensorsWriter(metadata: [("format", "pt")] + metadata, recordsContentDigest: true)
         for key in embeddings.keys.sorted() {
             let segments = embeddings[key]!
             let dim = segments.first?.count ?? 0

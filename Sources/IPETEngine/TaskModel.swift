@@ -71,6 +71,12 @@ public final class TaskModel: @unchecked Sendable {
             throw EngineError(path: pack.path, "the pack was trained on \(pack.preprocessing.samplingRate) Hz audio, "
                               + "the backbone takes \(backbone.sampleRate) Hz")
         }
+        if let warning = pack.integrityWarning { Self.logger.warning("\(warning)") }
+        try Self.checkOverrides(of: pack, against: backbone)
+        if pack.config.adapterResidual, case let .wav2vec2(model, _) = backbone.model, model.config.stableLayerNorm {
+            throw EngineError(path: pack.path, "adapter_residual reproduces the official code's post-LN wav2vec 2.0 layers; "
+                              + "this backbone is pre-LN (do_stable_layer_norm), where it has no meaning")
+        }
         switch PackVerification.check(pack, against: backbone) {
         case .match: break
         case let .derived(warning): Self.logger.warning("\(warning)")
@@ -146,6 +152,21 @@ public final class TaskModel: @unchecked Sendable {
             waveform = config
             windowSamples = pack?.preprocessing.cropSamples
             featureKey = "waveform \(config.samplingRate) \(config.doNormalize) \(windowSamples.map(String.init) ?? "whole")"
+        }
+    }
+
+    /// Every `override.<name>` must replace a backbone tensor of the same shape (the AST position table may have the
+    /// pack's input length instead, checked when it is used): anything else would be ignored or blamed on the backbone.
+    static func checkOverrides(of pack: AdapterPack, against backbone: Backbone) throws {
+        for name in pack.overrides.keys.sorted() {
+            let tensor = pack.overrides[name]!
+            guard let original = backbone.weights.tensors[name] else {
+                throw EngineError(path: pack.path, "override.\(name) names no tensor of the backbone \(backbone.source)")
+            }
+            if name == NameMap.astPrefix + "embeddings.position_embeddings" { continue }
+            guard tensor.shape == original.shape else {
+                throw EngineError(path: pack.path, "override.\(name) has shape \(tensor.shape); the backbone's \(name) is \(original.shape)")
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IPETFormats
 
 /// The line-oriented text files of speaker verification (trial lists, score files): UTF-8, `#` comments, fields
 /// separated by spaces or tabs, labels 1 (same speaker) or 0; errors name the file and the line.
@@ -16,14 +17,13 @@ enum VerificationTextFile {
     }
 
     static func readText(_ path: String) throws(EngineError) -> String {
-        let data: Data
+        let data: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try RegularFile.read(path, limit: 1 << 30)  // never blocks on a FIFO or reads a device forever
         } catch {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw EngineError(path: path, exists ? "cannot read the file" : "no such file")
+            throw EngineError(path: path, FileManager.default.fileExists(atPath: path) ? error.reason : "no such file")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw EngineError(path: path, "not UTF-8 text")
         }
         return text

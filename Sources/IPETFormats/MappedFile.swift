@@ -17,14 +17,10 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(FileError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path: path, reason: Self.errnoText("cannot open")) }
+        let fd = try RegularFile.open(path)  // never blocks on a FIFO or device
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FileError(path: path, reason: Self.errnoText("cannot stat")) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileError(path: path, reason: "not a regular file")
-        }
         let size = Int(info.st_size)
         if size == 0 {
             base = nil

@@ -37,9 +37,12 @@ public struct SafeTensorsWriter {
 
     public var metadata: [(key: String, value: String)] = []
     public private(set) var entries: [Entry] = []
+    /// Record the content digest (`ContentDigest`) in the metadata, so readers can refuse a damaged copy.
+    public var recordsContentDigest: Bool
 
-    public init(metadata: [(key: String, value: String)] = []) {
+    public init(metadata: [(key: String, value: String)] = [], recordsContentDigest: Bool = false) {
         self.metadata = metadata
+        self.recordsContentDigest = recordsContentDigest
     }
 
     public mutating func add(_ entry: Entry) {
@@ -71,6 +74,14 @@ public struct SafeTensorsWriter {
             let (x, y) = (entries[a], entries[b])
             if x.dtype != y.dtype { return x.dtype.writeRank > y.dtype.writeRank }
             return x.name.utf8.lexicographicallyPrecedes(y.name.utf8)  // byte order, as the reference
+        }
+        var metadata = self.metadata.filter { $0.key != ContentDigest.metadataKey }
+        if recordsContentDigest {
+            let digest = ContentDigest.compute(metadata: metadata, names: entries.map(\.name)) { i, hasher in
+                let e = entries[i]
+                e.data.withUnsafeBytes { ContentDigest.hash(name: e.name, dtype: e.dtype.rawValue, shape: e.shape, bytes: $0, into: hasher) }
+            }
+            metadata.append((ContentDigest.metadataKey, digest))
         }
         var members: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {

@@ -7,6 +7,16 @@ import IPETTensor
 public struct AdapterPack: @unchecked Sendable {
     public static let formatName = "ipet-pack"
     public static let supportedMajorVersion = 1
+    /// Largest `prompt_tokens` read (IPET uses 4–128): attention memory grows with the square of the tokens.
+    public static let maximumPromptTokens = 1024
+    /// Largest `adapter_bottleneck` read (IPET uses 32–128).
+    public static let maximumBottleneck = 8192
+    /// Largest AST `max_length` read, in frames (40.96 s; AudioSet and FSD50K use 1024).
+    public static let maximumFrames = 4096
+    /// Largest wav2vec 2.0 `crop_samples` read (60 s at 16 kHz; IPET crops 3–10.24 s).
+    public static let maximumCropSamples = 960_000
+    /// The version this code writes: 1.1 added the content digest (`ipet.content_sha256`), required from 1.1 on.
+    public static let currentVersion = "1.1"
 
     public struct BackboneRequirement: Sendable, Equatable {
         public var architecture: Architecture
@@ -21,6 +31,8 @@ public struct AdapterPack: @unchecked Sendable {
         public var promptTokens: Int
         public var adapterBottleneck: Int
         public var adapterScale: Float
+        /// `adapter_scale` as the pack writes it (0.37, not its float32 rounding), for display.
+        public var adapterScaleAsWritten: Double
         public var adapterResidual: Bool
     }
 
@@ -58,6 +70,9 @@ public struct AdapterPack: @unchecked Sendable {
 
     public let path: String
     public let version: String
+    /// The content digest the pack records and that was checked against its content; nil for a 1.0 pack, whose
+    /// integrity cannot be checked (readers warn).
+    public let contentDigest: String?
     public let backbone: BackboneRequirement
     public let config: Configuration
     public let head: HeadSpec
@@ -75,6 +90,13 @@ public struct AdapterPack: @unchecked Sendable {
     public var parameterCount: Int { tensorShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
     public var labels: [String] { head.labels }
 
+    /// What to tell a user about a pack whose integrity cannot be checked; nil when it was checked.
+    public var integrityWarning: String? {
+        contentDigest == nil
+            ? "\(path): pack format 1.0 records no content digest, so damage to it cannot be detected (re-export it to get format \(Self.currentVersion))"
+            : nil
+    }
+
     /// Parameters by group: prompts, adapters, head, overrides.
     public var parameterBreakdown: [(group: String, count: Int)] {
         var groups: [String: Int] = [:]
@@ -88,8 +110,7 @@ public struct AdapterPack: @unchecked Sendable {
 
     /// Reads and validates a pack: metadata, version, and every tensor the configuration implies (no extras).
     public init(path: String) throws {
-        let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(path: path) } catch { throw error }
+        let file = try SafeTensorsFile(path: path)
         func fail(_ message: String) -> ModelError { ModelError(path, message) }
         func json(_ key: String, required: Bool = true) throws -> JSONValue? {
             guard let text = file.metadataValue(key) else {
@@ -110,6 +131,14 @@ public struct AdapterPack: @unchecked Sendable {
         }
         self.path = path
         self.version = version
+        // Integrity before anything else is believed: a damaged pack must not run with other numbers.
+        switch ContentDigest.check(file) {
+        case .verified: contentDigest = file.metadataValue(ContentDigest.metadataKey)
+        case let .mismatch(recorded, computed): throw fail(ContentDigest.mismatchMessage(recorded: recorded, computed: computed))
+        case .absent:
+            guard version == "1.0" else { throw fail("pack format \(version) requires \(ContentDigest.metadataKey); the file lacks it") }
+            contentDigest = nil
+        }
 
         let b = try json("ipet.backbone")!
         guard let archText = b["architecture"]?.string, let arch = Architecture(rawValue: archText) else {
@@ -135,8 +164,9 @@ public struct AdapterPack: @unchecked Sendable {
         }
         func number(_ o: JSONValue, _ section: String, _ key: String, positive: Bool = false) throws -> Double? {
             guard let v = o[key], v != .null else { return nil }
-            guard let d = v.double, d.isFinite, !positive || d > 0 else {
-                throw fail("\(section).\(key) must be a finite\(positive ? " positive" : "") number, got \(v.compactText)")
+            // Used as float32: 1e300 is infinite and 1e-50 is zero there, so the range is checked in float32 too.
+            guard let d = v.double, d.isFinite, Float(d).isFinite, !positive || (d > 0 && Float(d) > 0) else {
+                throw fail("\(section).\(key) must be a finite\(positive ? " positive" : "") number in float32 range, got \(v.compactText)")
             }
             return d
         }
@@ -147,14 +177,21 @@ public struct AdapterPack: @unchecked Sendable {
         }
 
         let c = try json("ipet.config")!
-        let k = try integer(c, "ipet.config", "prompt_tokens", 0...100_000) ?? 0
-        let bottleneck = try integer(c, "ipet.config", "adapter_bottleneck", 0...1_000_000) ?? 0
+        // Caps far above what IPET uses (k 4–128, b 32–128) but low enough that attention over prompts and the
+        // adapters' matrices stay within memory (`Formats/ipet-pack.md`, "Verification").
+        let k = try integer(c, "ipet.config", "prompt_tokens", 0...Self.maximumPromptTokens) ?? 0
+        let bottleneck = try integer(c, "ipet.config", "adapter_bottleneck", 0...Self.maximumBottleneck) ?? 0
         if let p = c["prompt_placement"]?.string, p != "prepend-every-layer" { throw fail("prompt_placement \"\(p)\" is not supported") }
         if let a = c["adapter_activation"]?.string, a != "relu" { throw fail("adapter_activation \"\(a)\" is not supported") }
         if let p = c["adapter_placement"]?.string, p != "parallel-ffn" { throw fail("adapter_placement \"\(p)\" is not supported") }
-        config = Configuration(promptTokens: k, adapterBottleneck: bottleneck,
-                               adapterScale: Float(try number(c, "ipet.config", "adapter_scale") ?? 0.1),
+        let scale = try number(c, "ipet.config", "adapter_scale") ?? 0.1
+        config = Configuration(promptTokens: k, adapterBottleneck: bottleneck, adapterScale: Float(scale), adapterScaleAsWritten: scale,
                                adapterResidual: try flag(c, "ipet.config", "adapter_residual") ?? false)
+        if config.adapterResidual {
+            // The official IPET code's quirk exists only in its post-LN wav2vec 2.0 layers, and only with an adapter.
+            guard arch == .wav2vec2 else { throw fail("adapter_residual is the official wav2vec 2.0 code's quirk; an AST pack cannot set it") }
+            guard bottleneck > 0 else { throw fail("adapter_residual needs adapters (adapter_bottleneck > 0)") }
+        }
 
         let h = try json("ipet.head")!
         guard let typeText = h["type"]?.string, let type = HeadType(rawValue: typeText) else {
@@ -165,6 +202,7 @@ public struct AdapterPack: @unchecked Sendable {
             guard let list = v.array, list.allSatisfy({ $0.string != nil }) else { throw fail("ipet.head.labels must be a list of strings") }
             labels = list.compactMap(\.string)
             if Set(labels).count != labels.count { throw fail("ipet.head.labels has duplicate names") }
+            if labels.contains(where: { $0.isEmpty }) { throw fail("ipet.head.labels has an empty name") }
         }
         var pooling: TaskHead.Pooling?
         if let v = h["pooling"], v != .null {
@@ -181,11 +219,11 @@ public struct AdapterPack: @unchecked Sendable {
         let s = "ipet.preprocessing"
         preprocessing = Preprocessing(
             samplingRate: try integer(p, s, "sampling_rate", 1000...384_000) ?? 16000,
-            maxLength: try integer(p, s, "max_length", 16...65_536), melBins: try integer(p, s, "num_mel_bins", 1...1024),
+            maxLength: try integer(p, s, "max_length", 16...Self.maximumFrames), melBins: try integer(p, s, "num_mel_bins", 1...1024),
             mean: try number(p, s, "mean"), std: try number(p, s, "std", positive: true),
             doNormalize: try flag(p, s, "do_normalize") ?? (arch == .ast),
             // Crops up to 5 min (the wav2vec 2.0 one-pass limit at 16 kHz); IPET's protocol uses a few seconds.
-            cropSamples: try integer(p, s, "crop_samples", 400...4_800_000), segments: try integer(p, s, "segments", 1...1000))
+            cropSamples: try integer(p, s, "crop_samples", 400...Self.maximumCropSamples), segments: try integer(p, s, "segments", 1...1000))
         provenance = try json("ipet.provenance", required: false)
 
         // Tensors: load all, then consume what the configuration implies; anything left over is an error.
@@ -225,6 +263,14 @@ public struct AdapterPack: @unchecked Sendable {
         }
         self.overrides = overrides
         taskHead = try TaskHead(spec: head, hidden: hidden, layers: layers, architecture: arch, tensors: pool)
+        if let v = h["labels"], v != .null, taskHead.classCount > 0, labels.count != taskHead.classCount {
+            throw fail("\(labels.count) labels for a head with \(taskHead.classCount) outputs")
+        }
+        if let v = h["embedding_dim"], v != .null {
+            guard let dim = v.int, dim == taskHead.embeddingDimension else {
+                throw fail("ipet.head.embedding_dim is \(v.compactText); the head's embedding has \(taskHead.embeddingDimension.map(String.init) ?? "no") dimensions")
+            }
+        }
         if let extra = pool.remaining.keys.sorted().first {
             throw fail("unexpected tensor \"\(extra)\" (not implied by ipet.config / ipet.head)")
         }

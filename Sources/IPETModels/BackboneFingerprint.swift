@@ -1,4 +1,3 @@
-import COpenSSL
 import Foundation
 import IPETFormats
 import IPETTensor
@@ -36,7 +35,7 @@ public enum BackboneFingerprint {
             // Float32 little-endian values: on little-endian hosts the tensor's memory is exactly that.
             hasher.update(UnsafeRawBufferPointer(tensor.buffer))
         }
-        return prefix + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalizeText()
     }
 
     private static func append(_ v: UInt64, to buffer: inout [UInt8]) {

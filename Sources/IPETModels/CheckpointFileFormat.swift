@@ -14,9 +14,7 @@ public enum CheckpointFileFormat: String, Sendable {
 
     /// Recognises a file by its first bytes (not its name).
     public static func detect(_ path: String) -> CheckpointFileFormat? {
-        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4096) else { return nil }
-        try? handle.close()
-        let bytes = [UInt8](head)
+        guard let bytes = try? RegularFile.prefix(path, count: 4096) else { return nil }
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .torch }
         // The HDF5 signature sits at 0 or, after a user block, at 512, 1024, 2048, … (we look in the first 4 kB).
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -37,9 +35,7 @@ public enum CheckpointFileFormat: String, Sendable {
     /// error says that instead of a safetensors parser's complaint about a nonsensical header length. Only for files
     /// `detect` did not recognise.
     public static func foreignKind(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 12) else { return nil }
-        try? handle.close()
-        let b = [UInt8](head)
+        guard let b = try? RegularFile.prefix(path, count: 12) else { return nil }
         func starts(_ text: String) -> Bool { b.starts(with: Array(text.utf8)) }
         if starts("fLaC") { return "a FLAC audio file" }
         if starts("RIFF") || starts("RF64") { return b.count >= 12 && Array(b[8..<12]) == Array("WAVE".utf8) ? "a WAV audio file" : "a RIFF file" }
@@ -69,6 +65,9 @@ public enum CheckpointFileFormat: String, Sendable {
         switch format {
         case .safetensors:
             let file = try SafeTensorsFile(path: path)
+            if case let .mismatch(recorded, computed) = ContentDigest.check(file) {
+                throw ModelError(path, ContentDigest.mismatchMessage(recorded: recorded, computed: computed))
+            }
             let tensors = file.tensors.filter(\.dtype.isFloatConvertible).map { info in
                 SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: { try Tensor.load(info, from: file) })
             }
@@ -96,6 +95,9 @@ public enum CheckpointFileFormat: String, Sendable {
             }, [])
         case .hdf5Container:
             let file = try HDF5TensorContainer(path: path)
+            if case let .mismatch(recorded, computed) = ContentDigest.check(file) {
+                throw ModelError(path, ContentDigest.mismatchMessage(recorded: recorded, computed: computed))
+            }
             return (file.tensors.map { e in
                 SourceTensor(name: e.name, shape: e.shape, dtype: e.dtype, load: { Tensor(shape: e.shape, values: e.values) })
             }, file.metadata)

@@ -140,6 +140,15 @@ public struct TaskHead: @unchecked Sendable {
         }
     }
 
+    /// Size of the embedding a speaker or x-vector head gives; nil for classifiers.
+    public var embeddingDimension: Int? {
+        switch layers {
+        case let .speaker(embedding, _): return embedding.outFeatures
+        case let .xvector(h): return h.embeddingDimension
+        case .linear, .sequenceClassification: return nil
+        }
+    }
+
     /// Number of outputs of the classifier (0 for an embedding-only speaker head or an x-vector head).
     public var classCount: Int {
         switch layers {

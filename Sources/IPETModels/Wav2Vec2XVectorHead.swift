@@ -34,6 +34,9 @@ public struct Wav2Vec2XVectorHead: Sendable {
 
     public var needsHiddenStates: Bool { layerSum != nil }
 
+    /// Size of the x-vector.
+    public var embeddingDimension: Int { embedding.outFeatures }
+
     /// Frames the TDNN stack leaves from `frames` frames (dilation counted).
     public func outputFrames(_ frames: Int) -> Int { frames - tdnn.reduce(0) { $0 + $1.dilation * ($1.taps - 1) } }
 

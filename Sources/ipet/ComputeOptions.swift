@@ -22,10 +22,6 @@ struct ComputeOptions: ParsableArguments {
             atexit { FileHandle.standardError.write(Data((StageTimer.report() + "\n").utf8)) }
         }
         let level: Logger.Level = verbose ? .info : .warning
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        MessageLogHandler.level = level
     }
 }

@@ -85,7 +85,8 @@ struct ConvertCommand: ParsableCommand {
                 options.mean = mean
                 options.std = std
                 if let labels {
-                    options.labels = try String(contentsOfFile: labels, encoding: .utf8).split(whereSeparator: \.isNewline)
+                    options.labels = String(decoding: try RegularFile.read(labels, limit: 64 << 20), as: UTF8.self)
+                        .split(whereSeparator: \.isNewline)
                         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 }
                 let target = try OutputGuard.check(input, against: [ipetCheckpoint, backbone] + (labels.map { [$0] } ?? []))

@@ -72,7 +72,7 @@ struct EmbedCommand: ParsableCommand {
             // A speaker pack follows IPET's segment protocol unless --segments 0 asks for one whole-clip embedding;
             // otherwise each clip is embedded whole (AST: its first input length).
             let segmented = pack != nil && segments != 0
-            runner = BatchRunner(backbone: model, tasks: [task], options: .init(
+            runner = try BatchRunner(backbone: model, tasks: [task], options: .init(
                 window: 0, segments: segmented ? SegmentEmbedder(task: task, count: segments).count : nil))
             files = try InputCatalog.expand(inputs)
             target = try OutputGuard.check(output, against: inputs + files.map(\.path) + [backbone] + (pack.map { [$0] } ?? []))
@@ -80,7 +80,7 @@ struct EmbedCommand: ParsableCommand {
             throw fail(error)
         }
         var failed: [(key: String, value: JSONValue)] = []
-        var writer = SafeTensorsWriter()
+        var writer = SafeTensorsWriter(recordsContentDigest: true)
         runner.run(files) { result in
             let answer = result.answers[0]
             if let error = answer.error {

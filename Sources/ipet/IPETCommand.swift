@@ -10,6 +10,14 @@ struct IPETCommand: ParsableCommand {
         commandName: "ipet",
         abstract: "Convert audio-transformer checkpoints and run IPET-tuned audio models on the CPU.",
         subcommands: [PredictCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, ConvertCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
+
+    /// Every command speaks in one style on standard error (`MessageLogHandler`); `-v` raises the level later.
+    static func main() {
+        LoggingSystem.bootstrap { _ in MessageLogHandler() }
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch { exit(withError: error) }
+    }
 }
 
 /// Prints `error: <message>` on stderr and exits with status 1: one line that names the file and the problem.

@@ -25,20 +25,22 @@ struct PackInspectCommand: ParsableCommand {
                 ("hidden_size", .int(pack.backbone.hiddenSize)), ("num_hidden_layers", .int(pack.backbone.layers)),
                 ("num_attention_heads", .int(pack.backbone.heads)), ("fingerprint", .string(pack.backbone.fingerprint)),
                 ("prompt_tokens", .int(pack.config.promptTokens)), ("adapter_bottleneck", .int(pack.config.adapterBottleneck)),
-                ("adapter_scale", .double(Double(pack.config.adapterScale))), ("adapter_residual", .bool(pack.config.adapterResidual)),
+                ("adapter_scale", .double(pack.config.adapterScaleAsWritten)), ("adapter_residual", .bool(pack.config.adapterResidual)),
                 ("head", .string(pack.head.type.rawValue)), ("labels", .array(pack.labels.map(JSONValue.string))),
                 ("parameters", .int(pack.parameterCount)),
+                ("content_sha256", pack.contentDigest.map(JSONValue.string) ?? .null),
                 ("parameter_groups", .object(pack.parameterBreakdown.map { ($0.group, JSONValue.int($0.count)) })),
             ])
             emit(report.prettyText + "\n")
             return
         }
         var out = "pack:          \(path) (format \(pack.version), \(fileSize) bytes)\n"
+        out += "integrity:     " + (pack.contentDigest.map { "\($0) (content checked)" } ?? "not recorded (format 1.0): damage cannot be detected") + "\n"
         out += "backbone:      \(pack.backbone.architecture.displayName), hidden \(pack.backbone.hiddenSize), \(pack.backbone.layers) layers, \(pack.backbone.heads) heads\n"
         if let name = pack.backbone.name { out += "               \(name)\n" }
         out += "fingerprint:   \(pack.backbone.fingerprint)\n"
         out += "prompts:       \(pack.config.promptTokens) per layer\n"
-        out += "adapters:      bottleneck \(pack.config.adapterBottleneck), scale \(pack.config.adapterScale)\(pack.config.adapterResidual ? ", with residual copy (official wav2vec 2.0 code)" : "")\n"
+        out += "adapters:      bottleneck \(pack.config.adapterBottleneck), scale \(pack.config.adapterScaleAsWritten)\(pack.config.adapterResidual ? ", with residual copy (official wav2vec 2.0 code)" : "")\n"
         out += "head:          \(pack.head.type.rawValue), \(pack.labels.count) labels\(pack.head.multiLabel ? " (multi-label)" : "")\n"
         if !pack.labels.isEmpty {
             let shown = pack.labels.prefix(12).joined(separator: ", ")

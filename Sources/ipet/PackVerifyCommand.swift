@@ -21,6 +21,7 @@ struct PackVerifyCommand: ParsableCommand {
         do {
             let pack = try AdapterPack(path: path)
             let model = try Backbone.load(backbone)
+            if let warning = pack.integrityWarning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             switch PackVerification.check(pack, against: model) {
             case .match:
                 emit("OK: \(path) fits \(backbone) (\(model.fingerprint))\n")

@@ -57,31 +57,51 @@ struct PredictCommand: ParsableCommand {
         do {
             runner = try options.makeRunner(perWindow: perWindow)
             items = try options.items(inputs)
-            if resume, let output { resumed = try ResumeState.load(path: output, format: format) }
             if let output {
                 _ = try OutputGuard.check(output, against: inputs + items.map(\.path) + options.pack + [options.backbone],
                                           regularFileOnly: false)
             }
-            sink = try OutputSink(path: output, append: resume)
+            // Opening locks the file for this run; nothing in it changes until every check below has passed.
+            sink = try OutputSink(path: output)
+            let settings = RunSettings(runner: runner, format: format, topK: topK, logits: logits, perWindow: perWindow,
+                                       window: options.window, hop: options.hop)
+            if resume, let output {
+                guard sink.isRegularFile else { throw CommandError("\(output): --resume needs a regular file to read back") }
+                resumed = try ResumeState.parse(try sink.existingContent(), format: format, path: output)
+                if resumed.records > 0 { try settings.check(resuming: output) }
+            }
+            if let output, sink.isRegularFile { try settings.write(beside: output) }
+            try sink.truncate(to: resumed.keptBytes)
         } catch {
             throw fail(error)
         }
         let taskNames = Set(runner.tasks.map(\.name))
-        let answered = resumed.answered
+        let byFile = resumed.answeredByFile()
         let total = items.count
-        items = items.filter { !(answered[$0.name].map { taskNames.isSubset(of: $0) } ?? false) }
+        var answeredFor: [String: Set<String>] = [:]
+        items = items.filter { item in
+            let packs = resumed.answeredPacks(for: item, byFile: byFile)
+            answeredFor[item.name] = packs
+            return !taskNames.isSubset(of: packs)
+        }
         let writer = RecordWriter(format: format, topK: topK, includeLogits: logits, showPack: !options.pack.isEmpty,
                                   nameWidth: min(60, items.map(\.name.count).max() ?? 4))
-        if let header = writer.header, !resume || resumed.keptBytes == 0 { sink.writeLine(header) }
+        if let header = writer.header, resumed.keptBytes == 0 { sink.writeLine(header) }
         let progress = ProgressReporter(total: items.count, quiet: options.quiet)
-        var failedFiles = 0
+        var failedFiles = 0, partial = 0
         runner.run(items) { result in
-            let text = writer.text(for: result, skipping: answered[result.item.name] ?? [])
+            if !perWindow, result.answers.contains(where: { $0.end != nil }) { partial += 1 }
+            let text = writer.text(for: result, skipping: answeredFor[result.item.name] ?? [])
             sink.write(text)
             if result.failed { failedFiles += 1 }
             progress.advance(failed: result.failed, windows: result.answers.map(\.windows).max() ?? 0)
         }
         if !options.quiet { progress.summary(skipped: total - items.count) }
+        if partial > 0 {
+            FileHandle.standardError.write(Data(("warning: \(partial) of \(items.count) inputs were scored on part of their audio only "
+                + "(longer than the model's input with --window 0, or a tail under half a window); their records give the "
+                + "part scored as \"start\" and \"end\"\n").utf8))
+        }
         if failedFiles > 0 {
             FileHandle.standardError.write(Data("ipet: \(failedFiles) of \(items.count) files failed\n".utf8))
         }

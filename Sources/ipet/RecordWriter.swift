@@ -46,7 +46,7 @@ struct RecordWriter {
             var record: [(key: String, value: JSONValue)] = [("file", .string(item.name))]
             if showPack { record.append(("pack", .string(answer.task.name))) }
             if let s = answer.start, let e = answer.end { record += [("start", .double(s)), ("end", .double(e))] }
-            if !item.labels.isEmpty { record.append(("label", .string(item.labels.joined(separator: ";")))) }
+            if !item.labels.isEmpty { record.append(("label", .string(LabelList.join(item.labels)))) }
             if let error {
                 record.append(("error", .string(error)))
             } else {
@@ -58,11 +58,11 @@ struct RecordWriter {
         case .csv:
             let fields: [String] = [
                 item.name, answer.task.name, answer.start.map { String($0) } ?? "", answer.end.map { String($0) } ?? "",
-                error == nil ? String(answer.windows) : "", item.labels.joined(separator: ";"),
+                error == nil ? String(answer.windows) : "", LabelList.join(item.labels),
                 top.first?.0 ?? "", top.first.map { $0.1.description } ?? "",
-                top.map { "\($0.0):\($0.1)" }.joined(separator: ";"), error ?? "",
+                top.map { LabelList.escape($0.0) + ":\($0.1)" }.joined(separator: ";"), error ?? "",
             ]
-            return fields.map(CSV.escape).joined(separator: ",")
+            return fields.map { CSV.escape($0) }.joined(separator: ",")
         case .table:
             // One row per record, whatever the file name holds.
             var name = item.name.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")

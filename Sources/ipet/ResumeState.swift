@@ -6,65 +6,70 @@ import IPETFormats
 /// What an existing output file already answers, for --resume.
 ///
 /// Records are written one input at a time, so only the file's last input can be incomplete (a run killed in
-/// the middle of its write, or of a torn line): a torn last line is cut off and the last input's records are
+/// the middle of its write, or of a torn line): a torn last record is cut off and the last input's records are
 /// removed too, so that input runs again. Inputs whose records were errors stay answered (appending a second
 /// record would duplicate them) but are counted, so the resumed run still exits 2. A file that is not this
-/// format's output of `ipet predict` is refused rather than appended to.
+/// format's output of `ipet predict` is refused rather than appended to. Reading changes nothing: the caller cuts
+/// the file to `keptBytes` only once every check has passed.
 struct ResumeState {
-    /// File name → packs answered.
+    /// Record name → packs answered.
     var answered: [String: Set<String>] = [:]
     /// Inputs with an error record among the kept ones.
     var failedFiles = 0
-    /// Bytes kept in the file (0: write the header again).
+    /// Bytes to keep (0: write the header again).
     var keptBytes = 0
+    /// Records in the kept part.
+    var records = 0
 
-    static func load(path: String, format: RecordFormat) throws -> ResumeState {
-        guard FileManager.default.fileExists(atPath: path) else { return ResumeState() }
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        let data = try handle.readToEnd() ?? Data()
-        if format == .table { throw ValidationError("--resume needs --format json or csv") }
-        // Complete lines with their byte offsets; a torn last line is dropped.
-        var lines: [(text: String, start: Int)] = []
-        var lineStart = 0
-        for (i, byte) in data.enumerated() where byte == UInt8(ascii: "\n") {
-            lines.append((String(decoding: data[lineStart..<i], as: UTF8.self), lineStart))
-            lineStart = i + 1
-        }
+    static func parse(_ data: [UInt8], format: RecordFormat, path: String) throws -> ResumeState {
         func refuse(_ why: String) -> Error {
             CommandError("\(path): \(why); refusing to resume into it (choose another --output)")
         }
         var records: [(file: String, pack: String, failed: Bool, start: Int)] = []
-        for (i, line) in lines.enumerated() {
-            switch format {
-            case .json:
-                guard let record = try? JSONParser.parse(line.text), let file = record["file"]?.string else {
-                    throw refuse("line \(i + 1) is not a JSON record of ipet predict")
+        var end = 0  // end of the last complete record
+        switch format {
+        case .json:
+            var lineStart = 0, number = 0
+            for (i, byte) in data.enumerated() where byte == UInt8(ascii: "\n") {
+                number += 1
+                let text = String(decoding: data[lineStart..<i], as: UTF8.self)
+                guard let record = try? JSONParser.parse(text), let file = record["file"]?.string else {
+                    throw refuse("line \(number) is not a JSON record of ipet predict")
                 }
-                records.append((file, record["pack"]?.string ?? "backbone", record["error"] != nil, line.start))
-            case .csv:
+                records.append((file, record["pack"]?.string ?? "backbone", record["error"] != nil, lineStart))
+                lineStart = i + 1
+                end = lineStart
+            }
+        case .csv:
+            guard data.isEmpty || data.starts(with: Array((RecordWriter.csvHeader + "\n").utf8).prefix(data.count)) else {
+                throw refuse("it does not start with ipet predict's CSV header")
+            }
+            let parsed: [CSV.Record]
+            do { parsed = try CSV.records(data) } catch { throw refuse("\(error)") }
+            let columns = RecordWriter.csvHeader.split(separator: ",").count
+            for (i, record) in parsed.enumerated() where record.terminated {
                 if i == 0 {
-                    guard line.text == RecordWriter.csvHeader else { throw refuse("it does not start with ipet predict's CSV header") }
+                    guard record.fields.joined(separator: ",") == RecordWriter.csvHeader else {
+                        throw refuse("it does not start with ipet predict's CSV header")
+                    }
+                    end = record.range.upperBound
                     continue
                 }
-                let fields = CSV.split(line.text)
-                guard fields.count == RecordWriter.csvHeader.split(separator: ",").count else {
-                    throw refuse("line \(i + 1) is not a CSV record of ipet predict")
-                }
-                records.append((fields[0], fields[1], !fields[9].isEmpty, line.start))
-            case .table:
-                break
+                guard record.fields.count == columns else { throw refuse("line \(record.line) is not a CSV record of ipet predict") }
+                records.append((record.fields[0], record.fields[1], !record.fields[9].isEmpty, record.range.lowerBound))
+                end = record.range.upperBound
             }
+        case .table:
+            throw ValidationError("--resume needs --format json or csv")
         }
         // Drop the last input's records (and anything torn after them): it may be incomplete.
         var keep = records.count
         if let last = records.last?.file {
             while keep > 0 && records[keep - 1].file == last { keep -= 1 }
         }
-        let cut = keep < records.count ? records[keep].start : lineStart
-        if cut < data.count { try handle.truncate(atOffset: UInt64(cut)) }
         var state = ResumeState()
-        state.keptBytes = min(cut, data.count)
+        state.keptBytes = keep < records.count ? records[keep].start : end
+        state.records = keep
         var failed = Set<String>()
         for r in records[..<keep] {
             state.answered[r.file, default: []].insert(r.pack)
@@ -72,5 +77,33 @@ struct ResumeState {
         }
         state.failedFiles = failed.count
         return state
+    }
+
+    /// The packs already answered for `item`: by its record name, or by any record naming the same file under
+    /// another spelling (`big/x.wav` written, `$PWD/big/x.wav` resumed).
+    func answeredPacks(for item: InputItem, byFile: [[UInt8]: Set<String>]) -> Set<String> {
+        if let packs = answered[item.name] { return packs }
+        return byFile[Self.identity(item.fileSystemPath)] ?? []
+    }
+
+    /// The answered packs keyed by the file each record names (resolved against the current folder).
+    func answeredByFile() -> [[UInt8]: Set<String>] {
+        var out: [[UInt8]: Set<String>] = [:]
+        for (name, packs) in answered {
+            guard let bytes = PathText.unescape(name) else { continue }
+            out[Self.identity(bytes), default: []].formUnion(packs)
+        }
+        return out
+    }
+
+    /// A file's identity: its real path (symlinks and `..` resolved) when it exists, else the tidied absolute path.
+    static func identity(_ path: [UInt8]) -> [UInt8] {
+        let cPath = path.map { CChar(bitPattern: $0) } + [0]
+        if let resolved = realpath(cPath, nil) {
+            defer { free(resolved) }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(resolved).assumingMemoryBound(to: UInt8.self), count: strlen(resolved)))
+        }
+        let cwd = Array(FileManager.default.currentDirectoryPath.utf8)
+        return PathText.tidy(path.first == UInt8(ascii: "/") ? path : cwd + [UInt8(ascii: "/")] + path)
     }
 }

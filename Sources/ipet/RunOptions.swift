@@ -68,14 +68,14 @@ struct RunOptions: ParsableArguments {
         if Set(names).count != names.count {
             throw CommandError("\(pack.joined(separator: ", ")): two packs have the same file name; records are told apart by it")
         }
-        return BatchRunner(backbone: model, tasks: tasks,
+        return try BatchRunner(backbone: model, tasks: tasks,
                            options: .init(window: window, hop: hop, perWindow: perWindow, batchSize: batch))
     }
 
     /// The inputs after folder expansion and sharding.
     func items(_ inputs: [String], labelsFromFolders: Bool = false) throws -> [InputItem] {
         var items = try InputCatalog.expand(inputs, extensions: extensions, labelsFromFolders: labelsFromFolders)
-        if let shard = shard.flatMap(Shard.init) { items = items.filter { shard.contains($0.name) } }
+        if let shard = shard.flatMap(Shard.init) { items = items.filter { shard.contains($0.shardKey) } }
         return items
     }
 }

@@ -83,7 +83,7 @@ struct ThroughputBench: ParsableCommand {
                 items.append(InputItem(path: path))
             }
             for b in batches {
-                let runner = BatchRunner(backbone: model, tasks: tasks, options: .init(batchSize: b))
+                let runner = try BatchRunner(backbone: model, tasks: tasks, options: .init(batchSize: b))
                 // One warm-up input, then the timed run.
                 runner.run(Array(items.prefix(1))) { _ in }
                 let start = DispatchTime.now().uptimeNanoseconds

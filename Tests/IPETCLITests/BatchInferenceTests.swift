@@ -146,13 +146,19 @@ final class BatchInferenceTests: XCTestCase {
         let windows = try perWindow.stdout.split(separator: "\n").map { try JSONParser.parse(String($0)) }
         // 200 frames need (200 − 1)·160 + 400 = 32 240 samples = 2.015 s; windows follow each other.
         XCTAssertEqual(windows.map { $0["start"]!.double! }, [0, 2.015, 4.03])
-        XCTAssertEqual(windows.map { $0["end"]!.double! }, [2.015, 4.03, 6.045])
+        // The last window is padded past the clip's end; its record says where the audio ended.
+        XCTAssertEqual(windows.map { $0["end"]!.double! }, [2.015, 4.03, 6.0])
         let reference = try Fixtures.safetensors("ast/references/tiny-b.safetensors").floats("chirp_6s_16k.logits")
         let first = windows[0]["logits"]!.array!.map { Float($0.double!) }
         XCTAssertLessThan(maxAbsDifference(first, reference), 1e-4, "first window = transformers' truncating output")
         let off = try CommandRunner.run(["predict", "--backbone", tinyB, "--window", "0", "--logits", "--quiet", clip])
-        let truncated = try JSONParser.parse(off.stdout.trimmingCharacters(in: .newlines))["logits"]!.array!.map { Float($0.double!) }
+        let offRecord = try JSONParser.parse(off.stdout.trimmingCharacters(in: .newlines))
+        let truncated = offRecord["logits"]!.array!.map { Float($0.double!) }
         XCTAssertLessThan(maxAbsDifference(truncated, reference), 1e-4, "--window 0 truncates like transformers")
+        // ... and says so: the record gives the part scored, a warning the count.
+        XCTAssertEqual(offRecord["start"]?.double, 0)
+        XCTAssertEqual(offRecord["end"]?.double, 2.015)
+        XCTAssertTrue(off.stderr.contains("warning: 1 of 1 inputs were scored on part of their audio only"), off.stderr)
         let averaged = try CommandRunner.run(["predict", "--backbone", tinyB, "--quiet", "--top-k", "3", clip])
         let record = try JSONParser.parse(averaged.stdout.trimmingCharacters(in: .newlines))
         XCTAssertEqual(record["windows"]?.int, 3)

@@ -117,7 +117,8 @@ final class HardeningTests: XCTestCase {
             guard case var .object(fields) = try JSONParser.parse(source.metadataValue(section)!) else { return XCTFail(section) }
             fields.removeAll { $0.key == key }
             fields.append((key, value))
-            var writer = SafeTensorsWriter(metadata: source.metadata.map { $0.key == section ? ($0.key, JSONValue.object(fields).compactText) : $0 })
+            var writer = SafeTensorsWriter(metadata: source.metadata.map { $0.key == section ? ($0.key, JSONValue.object(fields).compactText) : $0 },
+                                           recordsContentDigest: true)
             for name in source.tensorNames {
                 writer.add(.init(name: name, shape: source.info(name)!.shape, floats: try source.floats(name)))
             }
@@ -143,6 +144,8 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(full.count, 4)  // the error record, then three windows
         let cut = dir.appendingPathComponent("cut.jsonl").path
         try (full.prefix(3).joined(separator: "\n") + "\n").write(toFile: cut, atomically: true, encoding: .utf8)
+        // A killed run leaves its settings file beside the records.
+        try FileManager.default.copyItem(atPath: reference + ".ipet-run.json", toPath: cut + ".ipet-run.json")
         let resumed = try CommandRunner.run(args + ["--resume", "-o", cut, bad, long])
         XCTAssertEqual(resumed.status, 2, "the earlier failure still counts")
         XCTAssertTrue(resumed.stderr.contains("1 files already in"), resumed.stderr)

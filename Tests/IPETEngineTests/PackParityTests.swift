@@ -164,7 +164,7 @@ final class PackParityTests: XCTestCase {
         func write(_ name: String, metadata: (inout [(key: String, value: String)]) -> Void, drop: String? = nil) throws -> String {
             var meta = source.metadata
             metadata(&meta)
-            var writer = SafeTensorsWriter(metadata: meta)
+            var writer = SafeTensorsWriter(metadata: meta, recordsContentDigest: true)
             for info in source.tensors where info.name != drop {
                 writer.add(.init(name: info.name, shape: info.shape, floats: try source.floats(info.name)))
             }
@@ -193,7 +193,7 @@ final class PackOverrideTests: XCTestCase {
         let replaced = try backboneFile.floats(name).enumerated().map { $1 * (1 + 0.5 * Float($0 % 3)) }
         // The pack with an override tensor.
         let dir = Fixtures.temporaryDirectory("override")
-        var pack = SafeTensorsWriter(metadata: source.metadata)
+        var pack = SafeTensorsWriter(metadata: source.metadata, recordsContentDigest: true)
         for info in source.tensors { pack.add(.init(name: info.name, shape: info.shape, floats: try source.floats(info.name))) }
         pack.add(.init(name: "override." + name, shape: [replaced.count], floats: replaced))
         let packPath = dir.appendingPathComponent("override.ipet").path

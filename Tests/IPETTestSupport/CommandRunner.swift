@@ -6,6 +6,8 @@ public enum CommandRunner {
         public let status: Int32
         public let stdout: String
         public let stderr: String
+        /// True when the command was still running at the timeout and was killed.
+        public var timedOut = false
     }
 
     /// The `ipet` binary next to the test bundle (SwiftPM builds both into the same products folder).
@@ -21,8 +23,10 @@ public enum CommandRunner {
         return argv0.appendingPathComponent("ipet")
     }
 
-    /// Runs `ipet args...`, optionally in `directory`, and collects its output.
-    public static func run(_ args: [String], directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs `ipet args...`, optionally in `directory`, and collects its output. With a `timeout` (seconds) a command
+    /// still running then is killed and reported with `timedOut` (so a test of "never hangs" fails instead of hanging).
+    public static func run(_ args: [String], directory: URL? = nil, environment: [String: String] = [:],
+                           timeout: TimeInterval? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = args
@@ -35,6 +39,14 @@ public enum CommandRunner {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        nonisolated(unsafe) var killed = false
+        let watchdog = DispatchWorkItem { [process] in
+            if process.isRunning {
+                killed = true
+                kill(process.processIdentifier, SIGKILL)
+            }
+        }
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
         let group = DispatchGroup()
         nonisolated(unsafe) var outData = Data()
@@ -47,7 +59,8 @@ public enum CommandRunner {
         errData = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
+        watchdog.cancel()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: killed)
     }
 }

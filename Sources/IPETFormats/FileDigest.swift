@@ -1,14 +1,9 @@
-import COpenSSL
-import Foundation
-import IPETFormats
-import IPETTensor
-
 /// SHA-256 of a whole file as `sha256:<hex>`: speaker-embedding caches record the pack they were computed with.
 public enum FileDigest {
     public static func sha256(path: String) throws(FileError) -> String {
         let file = try MappedFile(path: path)
         let hasher = SHA256Hasher()
         hasher.update(file.bytes)
-        return BackboneFingerprint.prefix + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalizeText()
     }
 }
