@@ -110,7 +110,13 @@ public struct AdapterPack: @unchecked Sendable {
 
     /// Reads and validates a pack: metadata, version, and every tensor the configuration implies (no extras).
     public init(path: String) throws {
-        let file = try SafeTensorsFile(path: path)
+        try self.init(file: SafeTensorsFile(path: path))
+    }
+
+    /// Validates a pack already parsed as safetensors (from a file or bytes in memory, e.g. a fuzzer's input);
+    /// errors name `file.path`.
+    public init(file: SafeTensorsFile) throws {
+        let path = file.path
         func fail(_ message: String) -> ModelError { ModelError(path, message) }
         func json(_ key: String, required: Bool = true) throws -> JSONValue? {
             guard let text = file.metadataValue(key) else {
