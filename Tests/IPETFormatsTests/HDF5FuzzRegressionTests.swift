@@ -1,0 +1,18 @@
+import Foundation
+import IPETFormats
+import IPETTestSupport
+import XCTest
+
+/// HDF5 inputs that crashed a reader (README "Fuzzing", HDF5Fuzz), kept in Fixtures/fuzz-regressions/hdf5.
+/// A separate file from the HDF5 and TF checkpoint tests so it merges cleanly with work on the walk itself.
+final class HDF5FuzzRegressionTests: XCTestCase {
+    /// Fixtures/tf/malformed/overflow_dims.h5 with the kernel's dataspace patched to [0, 2^31, 2^32]: no elements,
+    /// so every size check passed, then the Conv1D transpose computed strides 2^31 · 2^32 and trapped.
+    func testEmptyDatasetWhoseSizesOverflowAnIntIsRefused() {
+        let path = Fixtures.path("fuzz-regressions/hdf5/empty-dims-overflow.h5")
+        XCTAssertThrowsError(try TFCheckpoint(path: path)) {
+            XCTAssertTrue("\($0)".contains("exceed 64-bit element counts"), "\($0)")
+            XCTAssertTrue("\($0)".contains("empty-dims-overflow.h5"), "\($0)")
+        }
+    }
+}
