@@ -13,6 +13,9 @@ Outputs (and nothing else); every file is small (a few kB) so that mutations sta
   tools/fuzz-seeds/pack/ast-v1.0-override.ipet AST pack of format 1.0 (no content digest), ast-classification head,
                                                prompts only, one `override.*` tensor, provenance
   tools/fuzz-seeds/pack/ast-speaker-embedding.ipet  AST speaker pack with an embedding and no classifier, BF16
+  tools/fuzz-seeds/pack/*.ipet-header          the header of each pack above and of the small committed packs
+                                               (Fixtures/packs, Fixtures/demo), then a NUL and the first 64 data
+                                               bytes: PackFuzz's bare-header form (see Sources/PackFuzz/main.swift)
   tools/fuzz-seeds/audio/*.wav, *.aiff         WAVE variants the fixtures lack: IEEE float stereo with a `fact` chunk,
                                                RIFX (big-endian), a LIST chunk of odd size before `data`, a `data`
                                                chunk claiming more bytes than present, the "unknown size" marker,
@@ -223,9 +226,23 @@ def audio() -> dict[str, bytes]:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def bare_header(pack_bytes: bytes) -> bytes:
+    n = struct.unpack("<Q", pack_bytes[:8])[0]
+    return pack_bytes[8:8 + n] + b"\0" + pack_bytes[8 + n:8 + n + 64]
+
+
+def headers(seed_packs: dict[str, bytes]) -> dict[str, bytes]:
+    sources = dict(seed_packs)
+    for path in sorted([*(ROOT / "Fixtures" / "packs").glob("*.ipet"), *(ROOT / "Fixtures" / "demo").glob("*/*.ipet")]):
+        if path.stat().st_size < 100_000:
+            sources[path.name] = path.read_bytes()
+    return {name.removesuffix(".ipet") + ".ipet-header": bare_header(data) for name, data in sources.items()}
+
+
 def write_all(root: Path) -> list[Path]:
     written = []
-    for folder, files in (("pack", packs()), ("audio", audio())):
+    seed_packs = packs()
+    for folder, files in (("pack", {**seed_packs, **headers(seed_packs)}), ("audio", audio())):
         (root / folder).mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             assert len(data) < 100_000, name
