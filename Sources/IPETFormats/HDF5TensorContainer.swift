@@ -38,6 +38,10 @@ public struct HDF5TensorContainer: Sendable {
     /// Name of the root attribute that marks our layout (never part of `metadata`).
     public static let layoutAttribute = "__ipet_layout__"
     public static let layoutVersion = "ipet-tensors-1"
+    /// Deepest group nesting read (other writers' nested names; ours is flat).
+    public static let maximumDepth = 32
+    /// Most links followed while reading (far above any checkpoint's tensors and groups).
+    public static let maximumObjects = 1 << 16
 
     public var metadata: [(key: String, value: String)]
     public var tensors: [Entry]
@@ -81,13 +85,25 @@ public struct HDF5TensorContainer: Sendable {
         }
         var tensors: [Entry] = []
         var seen = Set<String>()
-        func walk(_ group: String, prefix: String) throws(HDF5Error) {
+        // Hard links can make groups a cycle (a group holding its own parent) or a lattice reached 2^depth ways; the
+        // walk follows paths, so it is bounded in depth and in objects visited (HDF5Fuzz: a cycle overflowed the stack).
+        var visited = 0
+        func walk(_ group: String, prefix: String, depth: Int) throws(HDF5Error) {
+            guard depth <= Self.maximumDepth else {
+                throw HDF5Error(path: file.path, object: group, problem: .invalidValue(
+                    "groups nested more than \(Self.maximumDepth) deep (a cycle of hard links?)"))
+            }
             for child in try file.children(of: group) {
                 let path = (group == "/" ? "" : group) + "/" + child
                 let name = prefix.isEmpty ? child : prefix + "." + child
+                visited += 1
+                guard visited <= Self.maximumObjects else {
+                    throw HDF5Error(path: file.path, object: path, problem: .invalidValue(
+                        "more than \(Self.maximumObjects) objects reached (groups linked from several places?)"))
+                }
                 switch try file.kind(of: path) {
                 case .group?:
-                    try walk(path, prefix: name)
+                    try walk(path, prefix: name, depth: depth + 1)
                 case .dataset?:
                     let (info, values) = try file.floats(path)
                     guard case let .float(dtype) = info.elementType else { continue }
@@ -101,7 +117,7 @@ public struct HDF5TensorContainer: Sendable {
                 }
             }
         }
-        try walk("/", prefix: "")
+        try walk("/", prefix: "", depth: 0)
         self.metadata = metadata
         self.tensors = tensors
     }

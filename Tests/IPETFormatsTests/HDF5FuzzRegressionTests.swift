@@ -15,4 +15,14 @@ final class HDF5FuzzRegressionTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("empty-dims-overflow.h5"), "\($0)")
         }
     }
+
+    /// HDF5Fuzz finding (minimised, 5 kB): a mutated container whose group links back to itself; the container
+    /// walk followed it until the stack overflowed.
+    func testGroupCycleIsRefusedBeforeTheStackRunsOut() {
+        let path = Fixtures.path("fuzz-regressions/hdf5/group-cycle.h5")
+        XCTAssertThrowsError(try HDF5TensorContainer(path: path)) {
+            XCTAssertTrue("\($0)".contains("nested more than 32 deep"), "\($0)")
+            XCTAssertTrue("\($0)".contains("group-cycle.h5"), "\($0)")
+        }
+    }
 }
