@@ -14,16 +14,23 @@ import Dispatch
 public enum ComputeThreads {
     nonisolated(unsafe) private static var configured = 0
 
-    /// Number of threads our parallel loops use. Defaults to the number of online cores.
+    /// Number of threads our parallel loops use. Defaults to the CPUs this process may use (`ProcessCPUs`).
     public static var count: Int {
         if configured == 0 { configure(0) }
         return configured
     }
 
-    /// Sets the budget (0 = one per core). Call once at start-up, before any computation.
+    /// Why `count` is what it is ("--threads", or `ProcessCPUs`' reason), for `-v`.
+    nonisolated(unsafe) public private(set) static var reason = ""
+
+    /// Sets the budget (0 = the CPUs this process may use). Call once at start-up, before any computation.
     public static func configure(_ threads: Int) {
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        configured = threads > 0 ? threads : cores
+        if threads > 0 {
+            configured = threads
+            reason = "--threads"
+        } else {
+            (configured, reason) = ProcessCPUs.available()
+        }
         openblas_set_num_threads(1)
     }
 

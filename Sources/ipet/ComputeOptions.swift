@@ -6,7 +6,7 @@ import Logging
 
 /// Options every compute command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Threads for computation (0 = one per core). BLAS and our own loops share this budget.")
+    @Option(help: "Threads for computation (0 = the CPUs this process may use: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, else its CPU affinity and cgroup quota). Every library and our own loops share this budget.")
     var threads: Int = 0
 
     @Flag(name: .shortAndLong, help: "Log progress details (backbone loads, timings) on standard error.")
@@ -23,5 +23,6 @@ struct ComputeOptions: ParsableArguments {
         }
         let level: Logger.Level = verbose ? .info : .warning
         MessageLogHandler.level = level
+        Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason))")
     }
 }
