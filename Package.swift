@@ -52,7 +52,10 @@ let package = Package(
                 "IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            plugins: ["GitCommitStamp"]),
+        // Stamps the git commit into `ipet --version` before each build.
+        .plugin(name: "GitCommitStamp", capability: .buildTool()),
         // libFuzzer entry point: `swift build --sanitize fuzzer --product SafeTensorsFuzz` (see README).
         .executableTarget(name: "SafeTensorsFuzz", dependencies: ["IPETFormats"]),
         // libFuzzer entry point for the PyTorch checkpoint (zip + pickle) reader.
