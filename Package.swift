@@ -15,7 +15,7 @@ import PackageDescription
 let package = Package(
     name: "ipet-swift",
     products: [
-        .library(name: "IPET", targets: ["IPETEngine"]),
+        .library(name: "IPET", targets: ["IPET"]),
         .executable(name: "ipet", targets: ["ipet"]),
         .executable(name: "SafeTensorsFuzz", targets: ["SafeTensorsFuzz"]),
         .executable(name: "PickleFuzz", targets: ["PickleFuzz"]),
@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `swift package generate-documentation --target IPETEngine` (DocC); built only when asked for.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -46,6 +48,8 @@ let package = Package(
                 "IPETFormats", "IPETTensor", "IPETAudio", "IPETModels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The library product: `import IPET` re-exports the engine and the layers below it.
+        .target(name: "IPET", dependencies: ["IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor"]),
         .executableTarget(
             name: "ipet",
             dependencies: [

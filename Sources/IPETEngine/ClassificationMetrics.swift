@@ -26,6 +26,7 @@ public struct ClassificationMetrics: Sendable {
     public var macroF1: Double { perClass.isEmpty ? 0 : perClass.map(\.f1).reduce(0, +) / Double(perClass.count) }
 
     /// - Parameters:
+    ///   - labels: the task's class names, in logit order.
     ///   - truth: per input, the indices of its true classes (one for single-label tasks).
     ///   - scores: per input, one score per class.
     ///   - multiLabel: per-class precision / recall / F1 from the decisions `score ≥ 0.5` (scores are sigmoids) against

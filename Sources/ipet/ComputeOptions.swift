@@ -21,7 +21,7 @@ struct ComputeOptions: ParsableArguments {
         if StageTimer.enabled {
             atexit { FileHandle.standardError.write(Data((StageTimer.report() + "\n").utf8)) }
         }
-        let level: Logger.Level = verbose ? .info : .warning
+        let level: Logger.Level = verbose ? .debug : .warning
         MessageLogHandler.level = level
         Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason))")
     }
