@@ -8,11 +8,18 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Validate a checkpoint and show its metadata, tensors and architecture.",
         discussion: """
-            PATH is a safetensors file or a Hugging Face model folder (config.json + model.safetensors).
-            A malformed file is reported on one line (file and problem) with exit status 1.
+            PATH is anything ipet reads: a Hugging Face model folder (model.safetensors, pytorch_model.bin or \
+            tf_model.h5, sharded or not), a .safetensors, PyTorch .bin/.pth, TensorFlow .h5 or ipet HDF5 file, or an \
+            IPET pack (.ipet). Every tensor is listed with its dtype; the fingerprint is the one packs are bound to \
+            (for a pack: the one it expects). A malformed file is reported on one line (file and problem) with exit \
+            status 1.
+
+            Examples:
+              ipet inspect ast-audioset
+              ipet inspect --json model.safetensors
             """)
 
-    @Argument(help: "A .safetensors file or a model folder.")
+    @Argument(help: ArgumentHelp("A model folder, a weight file or a pack.", valueName: "path"))
     var path: String
 
     @Flag(help: "Print one JSON object instead of the table.")
