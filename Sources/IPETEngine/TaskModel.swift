@@ -183,7 +183,7 @@ public final class TaskModel: @unchecked Sendable {
     /// shorter, as IPET's loader does, and cut to it when longer).
     public func features(_ samples: [Float], source: String) throws -> [Float] {
         do {
-            if let spectrogram { return try spectrogram.compute(samples) }
+            if let spectrogram { return try StageTimer.measure("ast.fbank") { try spectrogram.compute(samples) } }
             var clip = samples
             if let crop = windowSamples {
                 clip = clip.count > crop ? Array(clip.prefix(crop)) : WrapPadding.pad(clip, to: crop)

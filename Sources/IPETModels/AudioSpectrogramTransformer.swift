@@ -102,11 +102,13 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
             throw ModelError("AST", "\(adaptations.count) layer adaptations for \(config.layers) layers")
         }
         let h = Tensor(zeros: [batch, n, d])
-        embed(features, into: h.mutableData, positions: positions)
+        StageTimer.measure("ast.patch_embedding") { embed(features, into: h.mutableData, positions: positions) }
         var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
-        for (l, block) in blocks.enumerated() {
-            run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, tokens: n, workspace: workspace)
-            if outputHiddenStates { hidden.append(h.copy()) }
+        StageTimer.measure("ast.layers") {
+            for (l, block) in blocks.enumerated() {
+                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, tokens: n, workspace: workspace)
+                if outputHiddenStates { hidden.append(h.copy()) }
+            }
         }
         let last = Tensor(zeros: [batch, n, d])
         finalNorm(h.data, rows: batch * n, into: last.mutableData)

@@ -94,7 +94,7 @@ struct PredictCommand: ParsableCommand {
             return !taskNames.isSubset(of: packs)
         }
         let writer = RecordWriter(format: format, topK: topK, includeLogits: logits, showPack: !options.pack.isEmpty,
-                                  nameWidth: min(60, items.map(\.name.count).max() ?? 4))
+                                  nameWidth: min(60, max(4, items.map(\.name.count).max() ?? 4)) + (perWindow ? 20 : 0))
         if let header = writer.header, resumed.keptBytes == 0 { sink.writeLine(header) }
         let progress = ProgressReporter(total: items.count, quiet: options.quiet)
         var failedFiles = 0, partial = 0
