@@ -37,10 +37,10 @@ public enum CheckpointImporter {
             fileBytes = size(path)
         }
         // Each tensor is checked against its own storage, but many tensors can share one storage (aliases, hard
-        // links) or a compressed dataset can expand a lot: bound what the whole checkpoint may decode to, from its size
-        // on disk (half precision doubles, tied weights repeat; 8× plus 256 MB is far above any real checkpoint).
+        // links): bound what the whole checkpoint may decode to, from its size on disk (`DecodeBudget`; the HDF5
+        // readers apply the same bound before libhdf5 inflates anything).
         let declared = tensors.reduce(0.0) { $0 + Double($1.shape.reduce(1, *)) * 4 }
-        let budget = 8 * Double(fileBytes) + 256e6
+        let budget = Double(DecodeBudget.limit(fileBytes: UInt64(fileBytes)))
         guard declared <= budget else {
             throw ModelError(path, String(format: "its tensors would decode to %.1f GB from %.1f MB on disk "
                 + "(shared storages, links or compression); refusing", declared / 1e9, Double(fileBytes) / 1e6))

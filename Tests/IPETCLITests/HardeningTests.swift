@@ -325,4 +325,23 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(result.status, 2, result.stderr)
         XCTAssertTrue(result.stdout.contains("needs at least 2"), result.stdout)
     }
+
+    /// HDF5 files whose walk would not end or not stay bounded are refused on one line naming the file and object:
+    /// a group linked to itself, groups nested 400 deep, three compressed GiB of zeros in a 3 MB file.
+    func testInspectRefusesHDF5WalksThatWouldNotEndOrStayBounded() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let cycle = dir.appendingPathComponent("cycle.h5").path, deep = dir.appendingPathComponent("deep.h5").path
+        let bomb = dir.appendingPathComponent("bomb.h5").path
+        try HDF5TestFile.selfLinkedGroup(at: cycle)
+        try HDF5TestFile.nestedGroups(400, at: deep)
+        try HDF5TestFile.compressedZeros(datasets: 3, elements: 1 << 28, keras: false, at: bomb)
+        for (path, message) in [(cycle, "\"/a/self\": is the group already reached as \"/a\" (a link cycle"),
+                                (deep, "groups nest deeper than 64 levels"), (bomb, "would decode to 3221225472 bytes")] {
+            let result = try CommandRunner.run(["inspect", path])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertTrue(result.stderr.hasPrefix("error: \(path): "), result.stderr)
+            XCTAssertTrue(result.stderr.contains(message), result.stderr)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        }
+    }
 }
