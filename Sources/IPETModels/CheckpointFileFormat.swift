@@ -55,8 +55,12 @@ public enum CheckpointFileFormat: String, Sendable {
         return nil
     }
 
-    /// The tensors and string metadata of one file.
-    public static func read(_ path: String) throws -> (tensors: [SourceTensor], metadata: [(key: String, value: String)]) {
+    /// The tensors and string metadata of one file: its floating-point tensors (the ones a model can use), or with
+    /// `includingAllDTypes` every tensor in file order (integer and boolean ones too, whose `load` throws).
+    public static func read(_ path: String, includingAllDTypes: Bool = false) throws
+        -> (tensors: [SourceTensor], metadata: [(key: String, value: String)])
+    {
+        func wanted(_ dtype: DType) -> Bool { includingAllDTypes || dtype.isFloatConvertible }
         // A sharded TF checkpoint is named by its index; anything else unrecognised is parsed as safetensors,
         // whose validation says exactly what is wrong.
         let detected = path.hasSuffix(TFCheckpoint.indexName) ? .tensorflowHDF5 : detect(path)
@@ -69,13 +73,13 @@ public enum CheckpointFileFormat: String, Sendable {
         switch format {
         case .safetensors:
             let file = try SafeTensorsFile(path: path)
-            let tensors = file.tensors.filter(\.dtype.isFloatConvertible).map { info in
+            let tensors = file.tensors.filter { wanted($0.dtype) }.map { info in
                 SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: { try Tensor.load(info, from: file) })
             }
             return (tensors, file.metadata)
         case .torch:
             let file = try TorchCheckpoint(path: path)
-            let tensors = file.tensors.filter(\.dtype.isFloatConvertible).map { info in
+            let tensors = file.tensors.filter { wanted($0.dtype) }.map { info in
                 SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: {
                     // F32 tensors laid out contiguously and aligned are used in place, like safetensors.
                     if info.dtype == .f32, info.elementCount > 0, info.byteRange != nil,

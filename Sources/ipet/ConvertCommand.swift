@@ -18,6 +18,9 @@ struct ConvertCommand: ParsableCommand {
             ipet convert --ipet-checkpoint CKPT --backbone B OUT.ipet [--labels FILE] [--frames N]
               extracts the prompts, adapters and head of a model tuned with the official IPET code into a pack,
               after checking that the checkpoint's frozen part equals B.
+            OUT holds the model's floating-point weights only: every other tensor of IN (integer or boolean ones
+            such as position_ids or num_batches_tracked, and tensors no part of the model such as the original AST
+            code's unused head) is named on standard error, one line each: note: dropped "NAME" (DTYPE): why.
             PyTorch files are read by a restricted unpickler that runs no code.
             """)
 
@@ -99,6 +102,9 @@ struct ConvertCommand: ParsableCommand {
             let target = try OutputGuard.check(output!, against: [input] + (config.map { [$0] } ?? []))
             let result = try CheckpointConverter.convert(input: input, output: target, dtype: storage,
                                                          format: CheckpointConverter.OutputFormat(rawValue: format)!, config: configValue)
+            for tensor in result.dropped {
+                FileHandle.standardError.write(Data("note: dropped \(tensor.description)\n".utf8))
+            }
             emit("wrote \(output!): \(result.tensors) tensors, \(result.bytes) bytes, fingerprint \(result.fingerprint)\n")
             if let original = result.derivedFrom.first, original != result.fingerprint {
                 emit("derived from \(original) (packs made for it verify with a precision warning)\n")

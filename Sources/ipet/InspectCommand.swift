@@ -8,11 +8,13 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Validate a checkpoint and show its metadata, tensors and architecture.",
         discussion: """
-            PATH is a safetensors file or a Hugging Face model folder (config.json + model.safetensors).
-            A malformed file is reported on one line (file and problem) with exit status 1.
+            PATH is a weight file (safetensors, PyTorch .bin/.pth/.pt, TensorFlow or ipet HDF5 .h5), an ipet pack,
+            or a Hugging Face model folder (config.json + weights). Every tensor is listed with its dtype, integer and
+            boolean ones too; the parameter count counts floating-point tensors only (the weights) and says how many
+            others it leaves out. A malformed file is reported on one line (file and problem) with exit status 1.
             """)
 
-    @Argument(help: "A .safetensors file or a model folder.")
+    @Argument(help: "A weight file, an ipet pack, or a model folder.")
     var path: String
 
     @Flag(help: "Print one JSON object instead of the table.")
@@ -45,16 +47,26 @@ struct InspectCommand: ParsableCommand {
                 out += "  \(k) = \(shown)\n"
             }
         }
-        let nameWidth = max(4, report.tensors.map(\.name.count).max() ?? 0)
-        out += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  dtype  " + "shape".padding(toLength: 22, withPad: " ", startingAt: 0) + "bytes\n"
-        for t in report.tensors {
+        // Names come from the file: escaped, so a newline or escape sequence cannot break the table.
+        let names = report.tensors.map { printableUntrusted($0.name, limit: 1000) }
+        let nameWidth = max(4, names.map(\.count).max() ?? 0)
+        let dtypeWidth = max(5, report.tensors.map(\.dtype.count).max() ?? 0)
+        out += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+            + "dtype".padding(toLength: dtypeWidth, withPad: " ", startingAt: 0) + "  "
+            + "shape".padding(toLength: 22, withPad: " ", startingAt: 0) + "bytes\n"
+        for (t, name) in zip(report.tensors, names) {
             let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-            out += t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                + t.dtype.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
+            out += name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+                + t.dtype.padding(toLength: dtypeWidth, withPad: " ", startingAt: 0) + "  "
                 + shape.padding(toLength: max(22, shape.count + 1), withPad: " ", startingAt: 0) + "\(t.bytes)\n"
         }
         out += "\ntensors:      \(report.tensors.count)\n"
-        out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))\n"
+        out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))"
+        if report.nonFloatTensorCount > 0 {
+            let n = report.nonFloatTensorCount
+            out += " in floating-point tensors; \(n) tensor\(n == 1 ? "" : "s") of other dtypes not counted"
+        }
+        out += "\n"
         out += "bytes:        \(report.byteCount)\n"
         if let fingerprint = report.fingerprint {
             out += report.format == "ipet-pack" ? "expects:      \(fingerprint)\n" : "fingerprint:  \(fingerprint)\n"

@@ -344,4 +344,36 @@ final class HardeningTests: XCTestCase {
             XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
         }
     }
+
+    /// `convert` writes the model's floating-point weights and names, one line each on stderr, every tensor of the
+    /// input it leaves out (here an I64 and a BOOL buffer), instead of dropping them silently.
+    func testConvertNamesEveryTensorItDrops() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let model = dir.appendingPathComponent("tiny-a")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a"), toPath: model.path)
+        let weights = model.appendingPathComponent("model.safetensors").path
+        let source = try SafeTensorsFile(path: weights)
+        var writer = SafeTensorsWriter(metadata: source.metadata)
+        for name in source.tensorNames {
+            writer.add(.init(name: name, shape: source.info(name)!.shape, floats: try source.floats(name)))
+        }
+        let positions: [UInt8] = (0..<3).flatMap { i in withUnsafeBytes(of: Int64(i).littleEndian) { Array($0) } }
+        writer.add(.init(name: "audio_spectrogram_transformer.embeddings.position_ids", dtype: .i64, shape: [1, 3], data: positions))
+        writer.add(.init(name: "classifier.mask", dtype: .bool, shape: [2], data: [1, 0]))
+        try writer.write(to: weights)
+        let out = dir.appendingPathComponent("out.safetensors").path
+        let result = try CommandRunner.run(["convert", model.path, out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let notes = result.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(notes.sorted(), [
+            "note: dropped \"audio_spectrogram_transformer.embeddings.position_ids\" (I64): not floating point, so no weight of the model",
+            "note: dropped \"classifier.mask\" (BOOL): not floating point, so no weight of the model",
+        ], result.stderr)
+        XCTAssertTrue(result.stdout.contains("wrote \(out): \(source.tensorNames.count) tensors"), result.stdout)
+        XCTAssertEqual(try SafeTensorsFile(path: out).tensors.count, source.tensorNames.count)
+
+        let plain = try CommandRunner.run(["convert", Fixtures.path("ast/tiny-a"), dir.appendingPathComponent("plain.safetensors").path])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plain.stderr, "", "nothing dropped, nothing said")
+    }
 }
