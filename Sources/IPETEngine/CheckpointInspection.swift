@@ -27,6 +27,8 @@ public struct CheckpointInspection: Sendable {
     /// The backbone fingerprint (`Formats/ipet-pack.md`) for recognised checkpoints; for a pack, the fingerprint
     /// of the backbone it expects.
     public var fingerprint: String?
+    /// True when no config was found and the architecture was recognised from the tensor names alone.
+    public var architectureFromTensorNames = false
 
     /// Elements of the floating-point tensors (the weights); tensors of other dtypes are listed but not counted.
     public var parameterCount: Int { tensors.filter(\.isFloatingPoint).reduce(0) { $0 + $1.shape.reduce(1, *) } }
@@ -85,7 +87,18 @@ public struct CheckpointInspection: Sendable {
                 path: path, format: format, architecture: nil, modelType: raw["model_type"]?.string,
                 configClasses: raw["architectures"]?.array?.compactMap(\.string) ?? [], metadata: metadata, tensors: rows, files: files)
         }
-        if let checkpoint { report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture) }
+        if let checkpoint {
+            report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture)
+        } else if !isDirectory.boolValue, report.architecture == nil,
+            let recognised = try? CheckpointImporter.weightsWithoutConfig(source)
+        {
+            // A single weight file without a config (any name spelling): the names say what it is, the weights give
+            // the fingerprint.
+            report = CheckpointInspection(path: path, format: format, architecture: recognised.architecture, modelType: nil,
+                                          configClasses: [], metadata: metadata, tensors: rows, files: files)
+            report.architectureFromTensorNames = true
+            report.fingerprint = BackboneFingerprint.compute(recognised.weights, architecture: recognised.architecture)
+        }
         return report
     }
 
@@ -95,6 +108,7 @@ public struct CheckpointInspection: Sendable {
             ("path", .string(path)),
             ("format", .string(format)),
             ("architecture", architecture.map { .string($0.rawValue) } ?? .null),
+            ("architecture_from", architecture == nil ? .null : .string(architectureFromTensorNames ? "tensor-names" : "config")),
             ("model_type", modelType.map { .string($0) } ?? .null),
             ("config_architectures", .array(configClasses.map { .string($0) })),
             ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),

@@ -5,7 +5,8 @@ import IPETTensor
 /// The weight-file formats the importers read.
 public enum CheckpointFileFormat: String, Sendable {
     case safetensors
-    /// `torch.save` zip archives (`pytorch_model.bin`, `.pth`, `.pt`), read by our restricted pickle machine.
+    /// `torch.save` files (`pytorch_model.bin`, `.pth`, `.pt`): zip archives, or the legacy pre-1.6 layout, read by
+    /// our restricted pickle machine.
     case torch
     /// TensorFlow/Keras `tf_model.h5` (transformers 4.x TF models).
     case tensorflowHDF5 = "tf-hdf5"
@@ -18,6 +19,8 @@ public enum CheckpointFileFormat: String, Sendable {
         try? handle.close()
         let bytes = [UInt8](head)
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .torch }
+        // torch.save before 1.6 (or with _use_new_zipfile_serialization=False): a magic-number pickle first.
+        if bytes.withUnsafeBytes({ TorchCheckpoint.isLegacy($0) }) { return .torch }
         // The HDF5 signature sits at 0 or, after a user block, at 512, 1024, 2048, … (we look in the first 4 kB).
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
         if [0, 512, 1024, 2048].contains(where: { bytes.count >= $0 + 8 && Array(bytes[$0..<($0 + 8)]) == signature }) {
@@ -37,9 +40,11 @@ public enum CheckpointFileFormat: String, Sendable {
     /// error says that instead of a safetensors parser's complaint about a nonsensical header length. Only for files
     /// `detect` did not recognise.
     public static func foreignKind(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 12) else { return nil }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        let head = (try? handle.read(upToCount: 262)) ?? Data()  // nil at the end of the file
         try? handle.close()
         let b = [UInt8](head)
+        if b.isEmpty { return "an empty file (0 bytes)" }
         func starts(_ text: String) -> Bool { b.starts(with: Array(text.utf8)) }
         if starts("fLaC") { return "a FLAC audio file" }
         if starts("RIFF") || starts("RF64") { return b.count >= 12 && Array(b[8..<12]) == Array("WAVE".utf8) ? "a WAV audio file" : "a RIFF file" }
@@ -47,6 +52,9 @@ public enum CheckpointFileFormat: String, Sendable {
         if starts("ID3") || (b.count >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0) { return "an MP3 audio file" }
         if starts("FORM") { return "an AIFF audio file" }
         if starts("{") || starts("[") { return "a JSON text file" }
+        if b.count >= 262, b[257..<262].elementsEqual("ustar".utf8) {
+            return "a tar archive (the oldest torch.save format wrote these: re-save it with a current torch)"
+        }
         // A safetensors file starts with its header length as 8 little-endian bytes (< 100 MB, so the high bytes are
         // zero); eight printable characters mean text.
         if b.count >= 8, b.prefix(8).allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {

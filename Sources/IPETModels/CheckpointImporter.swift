@@ -98,16 +98,7 @@ public enum CheckpointImporter {
         if timm && architecture == .ast {
             dropped += try TimmAST.insert(tensors, into: store, source: path)
         } else {
-            for tensor in tensors {
-                guard let canonical = NameMap.canonical(tensor.name, architecture: architecture) else {
-                    dropped.append(DroppedTensor(name: tensor.name, dtype: tensor.dtype, reason: .notPartOfTheModel))
-                    continue
-                }
-                if let previous = store.originalNames[canonical] {
-                    throw ModelError(path, "tensors \"\(printableUntrusted(previous))\" and \"\(printableUntrusted(tensor.name))\" are the same weight under two names")
-                }
-                store.insert(try tensor.load(), canonical: canonical, original: tensor.name)
-            }
+            dropped += try insert(tensors, architecture: architecture, into: store)
         }
         var checkpoint = ImportedCheckpoint(source: path, architecture: architecture, config: config,
                                             preprocessorConfig: preprocessor, weights: store)
@@ -116,6 +107,35 @@ public enum CheckpointImporter {
             checkpoint.derivedFrom = parsed?.array?.compactMap(\.string) ?? parsed?.string.map { [$0] } ?? [text]
         }
         return (checkpoint, dropped)
+    }
+
+    /// The weights of a checkpoint that has no config, under canonical names, when its tensor names say which
+    /// architecture it is (`NameMap.architecture(ofTensorNames:)`, any accepted spelling): enough for `inspect` to
+    /// name the architecture and compute the fingerprint, not to build a model (sizes such as the number of heads
+    /// cannot be read off the tensors). Nil when the names are not recognised.
+    public static func weightsWithoutConfig(_ source: CheckpointSource) throws -> (architecture: Architecture, weights: WeightStore)? {
+        let tensors = source.tensors.filter(\.dtype.isFloatConvertible)
+        guard let architecture = NameMap.architecture(ofTensorNames: tensors.map(\.name)) else { return nil }
+        let store = WeightStore(source: source.path)
+        try insert(tensors, architecture: architecture, into: store)
+        return (architecture, store)
+    }
+
+    /// Loads each tensor under its canonical name (`NameMap`); returns those that map to none.
+    @discardableResult
+    static func insert(_ tensors: [SourceTensor], architecture: Architecture, into store: WeightStore) throws -> [DroppedTensor] {
+        var dropped: [DroppedTensor] = []
+        for tensor in tensors {
+            guard let canonical = NameMap.canonical(tensor.name, architecture: architecture) else {
+                dropped.append(DroppedTensor(name: tensor.name, dtype: tensor.dtype, reason: .notPartOfTheModel))
+                continue
+            }
+            if let previous = store.originalNames[canonical] {
+                throw ModelError(store.source, "tensors \"\(printableUntrusted(previous))\" and \"\(printableUntrusted(tensor.name))\" are the same weight under two names")
+            }
+            store.insert(try tensor.load(), canonical: canonical, original: tensor.name)
+        }
+        return dropped
     }
 
     /// The weight files of a model folder: the first of `folderWeightNames` present (an index names its shards).

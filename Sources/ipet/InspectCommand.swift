@@ -36,6 +36,7 @@ struct InspectCommand: ParsableCommand {
         if let arch = report.architecture {
             out += "architecture: \(arch.displayName)"
             if !report.configClasses.isEmpty { out += " [\(report.configClasses.joined(separator: ", "))]" }
+            if report.architectureFromTensorNames { out += " (from the tensor names; no config)" }
             out += "\n"
         } else {
             out += "architecture: unknown\(report.modelType.map { " (model_type \"\($0)\")" } ?? "")\n"

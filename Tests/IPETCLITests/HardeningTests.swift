@@ -376,4 +376,72 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertEqual(plain.stderr, "", "nothing dropped, nothing said")
     }
+
+    /// Formats are named for what they are: a legacy (pre-1.6) torch.save file is read (it used to be blamed on a
+    /// safetensors header "exceeding the 100 MB limit"), also as a model folder's pytorch_model.bin; a 0-byte weight
+    /// file is called empty; a single weight file without config.json is recognised from its tensor names in the
+    /// transformers 5.x spelling as in the 4.x one (architecture and fingerprint).
+    func testFormatsAreNamedForWhatTheyAre() throws {
+        let legacy = try CommandRunner.run(["inspect", "--json", Fixtures.path("torch/legacy.pt")])
+        XCTAssertEqual(legacy.status, 0, legacy.stderr)
+        let report = try JSONParser.parse(legacy.stdout)
+        XCTAssertEqual(report["format"]?.string, "torch")
+        XCTAssertEqual(report["tensors"]?.array?.map { $0["name"]?.string }, ["a"])
+
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let reference = try JSONParser.parse(try CommandRunner.run(["inspect", "--json", Fixtures.path("ast/tiny-a")]).stdout)
+        let fingerprint = try XCTUnwrap(reference["fingerprint"]?.string)
+        let folder = dir.appendingPathComponent("legacy-folder")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["config.json", "preprocessor_config.json"] {
+            try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/\(name)"), toPath: folder.appendingPathComponent(name).path)
+        }
+        let original = try Fixtures.safetensors("ast/tiny-a/model.safetensors")
+        let file = LegacyTorchFile(tensors: original.tensors.map {
+            .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, data: Array(original.rawBytes($0)))
+        })
+        try Data(file.bytes).write(to: folder.appendingPathComponent("pytorch_model.bin"))
+        let fromLegacy = try CommandRunner.run(["inspect", "--json", folder.path])
+        XCTAssertEqual(fromLegacy.status, 0, fromLegacy.stderr)
+        XCTAssertEqual(try JSONParser.parse(fromLegacy.stdout)["fingerprint"]?.string, fingerprint)
+
+        let empty = dir.appendingPathComponent("empty-folder")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/config.json"), toPath: empty.appendingPathComponent("config.json").path)
+        for name in ["pytorch_model.bin", "model.safetensors"] {
+            let weights = empty.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: weights, contents: Data()))
+            for args in [["inspect", weights], ["inspect", empty.path], ["predict", "--backbone", empty.path, Fixtures.path("audio/tone440_2s_16k.wav")]] {
+                let result = try CommandRunner.run(args)
+                XCTAssertEqual(result.status, 1, "\(args): \(result.stderr)")
+                XCTAssertEqual(result.stderr, "error: \(weights): an empty file (0 bytes), not a checkpoint (safetensors, PyTorch or HDF5)\n", "\(args)")
+            }
+            try FileManager.default.removeItem(atPath: weights)
+        }
+
+        var tar = [UInt8](repeating: 0, count: 1024)
+        tar.replaceSubrange(0..<8, with: Array("data.pkl".utf8))
+        tar.replaceSubrange(257..<263, with: Array("ustar\u{0}".utf8))
+        let tarPath = dir.appendingPathComponent("old.pt").path
+        try Data(tar).write(to: URL(fileURLWithPath: tarPath))
+        let oldest = try CommandRunner.run(["inspect", tarPath])
+        XCTAssertEqual(oldest.status, 1, oldest.stderr)
+        XCTAssertTrue(oldest.stderr.contains("\(tarPath): a tar archive (the oldest torch.save format"), oldest.stderr)
+
+        for spelling in ["tiny-a", "tiny-a-5x"] {
+            let alone = dir.appendingPathComponent(spelling)
+            try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
+            let weights = alone.appendingPathComponent("model.safetensors").path
+            try FileManager.default.copyItem(atPath: Fixtures.path("ast/\(spelling)/model.safetensors"), toPath: weights)
+            let result = try CommandRunner.run(["inspect", "--json", weights])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let json = try JSONParser.parse(result.stdout)
+            XCTAssertEqual(json["architecture"]?.string, "audio-spectrogram-transformer", spelling)
+            XCTAssertEqual(json["architecture_from"]?.string, "tensor-names", spelling)
+            XCTAssertEqual(json["fingerprint"]?.string, fingerprint, spelling)
+            let table = try CommandRunner.run(["inspect", weights])
+            XCTAssertTrue(table.stdout.contains("architecture: AST (Audio Spectrogram Transformer) (from the tensor names; no config)"), table.stdout)
+            XCTAssertTrue(table.stdout.contains("fingerprint:  \(fingerprint)"), table.stdout)
+        }
+    }
 }
