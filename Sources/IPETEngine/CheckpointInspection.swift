@@ -74,8 +74,17 @@ public struct CheckpointInspection: Sendable {
         }
         let metadata = source.metadata
         let files = source.files.map(\.path)
-        // The architecture (and so the fingerprint) needs a config: from the folder, metadata, or inferred.
-        let checkpoint = try? CheckpointImporter.load(source).checkpoint
+        // The architecture (and so the fingerprint) needs a config: from the folder, metadata, or inferred. Without
+        // one the report says less; but values no model can run with (NaN weights, a bad epsilon) fail inspect as
+        // they fail every other command.
+        let checkpoint: ImportedCheckpoint?
+        do {
+            checkpoint = try CheckpointImporter.load(source).checkpoint
+        } catch let error as CheckpointValueError {
+            throw error
+        } catch {
+            checkpoint = nil
+        }
         let config = checkpoint?.config
         var report = CheckpointInspection(
             path: path, format: format, architecture: checkpoint?.architecture ?? config.flatMap(Architecture.detect(config:)),
@@ -89,9 +98,7 @@ public struct CheckpointInspection: Sendable {
         }
         if let checkpoint {
             report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture)
-        } else if !isDirectory.boolValue, report.architecture == nil,
-            let recognised = try? CheckpointImporter.weightsWithoutConfig(source)
-        {
+        } else if !isDirectory.boolValue, report.architecture == nil, let recognised = try weightsWithoutConfig(source) {
             // A single weight file without a config (any name spelling): the names say what it is, the weights give
             // the fingerprint.
             report = CheckpointInspection(path: path, format: format, architecture: recognised.architecture, modelType: nil,
@@ -100,6 +107,17 @@ public struct CheckpointInspection: Sendable {
             report.fingerprint = BackboneFingerprint.compute(recognised.weights, architecture: recognised.architecture)
         }
         return report
+    }
+
+    /// `CheckpointImporter.weightsWithoutConfig`, nil when it fails, except for values no model can run with.
+    private static func weightsWithoutConfig(_ source: CheckpointSource) throws -> (architecture: Architecture, weights: WeightStore)? {
+        do {
+            return try CheckpointImporter.weightsWithoutConfig(source)
+        } catch let error as CheckpointValueError {
+            throw error
+        } catch {
+            return nil
+        }
     }
 
     /// Machine-readable form for `--json`.

@@ -40,7 +40,9 @@ public enum CheckpointImporter {
     }
 
     /// Turns what `read` found into a checkpoint, and says which of the file's tensors it left out: integer and
-    /// boolean tensors (no weight of our models) and tensors that are no part of the model.
+    /// boolean tensors (no weight of our models) and tensors that are no part of the model. Values are checked
+    /// (`WeightValueCheck`): a NaN or infinity in any weight, or an epsilon of the config that is not a finite
+    /// number above 0, is a `CheckpointValueError`.
     public static func load(_ source: CheckpointSource, configOverride: JSONValue? = nil) throws
         -> (checkpoint: ImportedCheckpoint, dropped: [DroppedTensor])
     {
@@ -69,19 +71,25 @@ public enum CheckpointImporter {
         let preprocessorPath = folder.appendingPathComponent("preprocessor_config.json").path
         let timm = TimmAST.isTimm(tensors.map(\.name))
         var config: JSONValue
+        // Where the config came from, for messages about its values.
+        var configOrigin: (path: String, name: String)?
         if let configOverride {
             config = configOverride
+            configOrigin = (path, "the given config's")
         } else if let text = metadataValue("config") {
             do { config = try JSONParser.parse(text) } catch {
                 throw ModelError(path, "metadata \"config\" is not valid JSON: \(error)")
             }
+            configOrigin = (path, "metadata config")
         } else if FileManager.default.fileExists(atPath: configPath) {
             config = try JSONFile.read(configPath)
+            configOrigin = (configPath, "config.json")
         } else if timm {
             config = try TimmAST.inferConfig(tensors, source: path)
         } else {
             throw ModelError(path, "no config: pass the model folder (config.json beside the weights)", remedy: .giveConfig)
         }
+        if let configOrigin { try WeightValueCheck.checkEpsilons(config, path: configOrigin.path, origin: configOrigin.name) }
         var preprocessor: JSONValue?
         if let text = metadataValue("preprocessor_config") {
             do { preprocessor = try JSONParser.parse(text) } catch {
@@ -100,6 +108,8 @@ public enum CheckpointImporter {
         } else {
             dropped += try insert(tensors, architecture: architecture, into: store)
         }
+        // NaN or infinity in a weight would make every output NaN: refused here, once, naming the tensor.
+        try WeightValueCheck.checkFinite(store)
         var checkpoint = ImportedCheckpoint(source: path, architecture: architecture, config: config,
                                             preprocessorConfig: preprocessor, weights: store)
         if let text = metadataValue("ipet.derived_from") {
@@ -118,6 +128,7 @@ public enum CheckpointImporter {
         guard let architecture = NameMap.architecture(ofTensorNames: tensors.map(\.name)) else { return nil }
         let store = WeightStore(source: source.path)
         try insert(tensors, architecture: architecture, into: store)
+        try WeightValueCheck.checkFinite(store)
         return (architecture, store)
     }
 

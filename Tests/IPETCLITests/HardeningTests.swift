@@ -444,4 +444,62 @@ final class HardeningTests: XCTestCase {
             XCTAssertTrue(table.stdout.contains("fingerprint:  \(fingerprint)"), table.stdout)
         }
     }
+
+    /// A NaN or infinity in a weight, or an epsilon no LayerNorm can use, used to pass `inspect` and then fail every
+    /// input of `predict` as if its audio were bad. They are found when the checkpoint loads: exit 1, one line naming
+    /// the tensor or the config key, for inspect, predict and convert alike.
+    func testBadWeightsAndEpsilonsAreFoundAtLoad() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let clip = Fixtures.path("audio/tone440_2s_16k.wav")
+        func model(_ name: String, from fixture: String) throws -> URL {
+            let url = dir.appendingPathComponent(name)
+            try FileManager.default.copyItem(atPath: Fixtures.path(fixture), toPath: url.path)
+            return url
+        }
+        func expectRefusal(_ model: URL, file: String, message: String, line: UInt = #line) throws {
+            let out = dir.appendingPathComponent("out.safetensors").path
+            for args in [["inspect", model.path], ["predict", "--backbone", model.path, "--quiet", clip], ["convert", model.path, out]] {
+                let result = try CommandRunner.run(args)
+                XCTAssertEqual(result.status, 1, "\(args[0]): \(result.stdout)\(result.stderr)", line: line)
+                XCTAssertEqual(result.stdout, "", args[0], line: line)
+                XCTAssertTrue(result.stderr.hasPrefix("error: \(file): "), "\(args[0]): \(result.stderr)", line: line)
+                XCTAssertTrue(result.stderr.contains(message), "\(args[0]): \(result.stderr)", line: line)
+                XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr, line: line)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), line: line)
+        }
+
+        // Weights: one value replaced in a backbone weight (NaN, -inf) and in a head weight (+inf).
+        let edits: [(String, Int, Float, String)] = [
+            ("audio_spectrogram_transformer.encoder.layer.1.attention.attention.query.weight", 5, .nan, "1 non-finite value (first: NaN at element 5 of 4096)"),
+            ("audio_spectrogram_transformer.embeddings.position_embeddings", 0, -.infinity, "1 non-finite value (first: -inf at element 0 of 38528)"),
+            ("classifier.dense.bias", 4, .infinity, "1 non-finite value (first: +inf at element 4 of 5)"),
+        ]
+        for (i, (tensor, index, value, message)) in edits.enumerated() {
+            let url = try model("weights-\(i)", from: "ast/tiny-a")
+            let weights = url.appendingPathComponent("model.safetensors").path
+            let source = try SafeTensorsFile(path: weights)
+            var writer = SafeTensorsWriter(metadata: source.metadata)
+            for name in source.tensorNames {
+                var values = try source.floats(name)
+                if name == tensor { values[index] = value }
+                writer.add(.init(name: name, shape: source.info(name)!.shape, floats: values))
+            }
+            try writer.write(to: weights)
+            try expectRefusal(url, file: url.path, message: "tensor \"\(tensor)\" holds \(message)")
+        }
+
+        // Epsilons: negative, zero, and a positive double that is 0 as float32; in AST and wav2vec 2.0 configs.
+        for (fixture, value) in [("ast/tiny-a", "-1"), ("ast/tiny-a", "0"), ("wav2vec2/gn-postln", "1e-50")] {
+            let url = try model("eps-\(fixture.replacing("/", with: "-"))-\(value)", from: fixture)
+            let configPath = url.appendingPathComponent("config.json")
+            guard case var .object(fields) = try JSONParser.parse(String(contentsOf: configPath, encoding: .utf8)) else { return XCTFail() }
+            fields.removeAll { $0.key == "layer_norm_eps" }
+            fields.append(("layer_norm_eps", try JSONParser.parse(value)))
+            try JSONValue.object(fields).compactText.write(to: configPath, atomically: true, encoding: .utf8)
+            let text = try JSONParser.parse(value).compactText
+            try expectRefusal(url, file: configPath.path,
+                              message: "config.json \"layer_norm_eps\" is \(text): an epsilon must be a finite number above 0")
+        }
+    }
 }
