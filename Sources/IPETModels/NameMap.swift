@@ -21,11 +21,14 @@ public enum NameMap {
     /// projection, wav2vec 2.0 when one maps to its first feature-extractor convolution. (The original AST code's timm
     /// names are recognised by `TimmAST.isTimm`.) For single weight files that come without a config.
     public static func architecture(ofTensorNames names: [String]) -> Architecture? {
-        let markers: [(Architecture, String)] = [
-            (.ast, astPrefix + "embeddings.patch_embeddings.projection.weight"),
-            (.wav2vec2, wav2vec2Prefix + "feature_extractor.conv_layers.0.conv.weight"),
+        // Every spelling keeps the marker's last two components: only names ending so are mapped (a cheap filter
+        // for checkpoints of many tensors).
+        let markers: [(Architecture, String, String)] = [
+            (.ast, astPrefix + "embeddings.patch_embeddings.projection.weight", "projection.weight"),
+            (.wav2vec2, wav2vec2Prefix + "feature_extractor.conv_layers.0.conv.weight", "conv.weight"),
         ]
-        for (architecture, marker) in markers where names.contains(where: { canonical($0, architecture: architecture) == marker }) {
+        for (architecture, marker, suffix) in markers
+        where names.contains(where: { $0.hasSuffix(suffix) && canonical($0, architecture: architecture) == marker }) {
             return architecture
         }
         return nil

@@ -58,14 +58,15 @@ struct InspectCommand: ParsableCommand {
         let names = report.tensors.map { printableUntrusted($0.name, limit: 1000) }
         let nameWidth = max(4, names.map(\.count).max() ?? 0)
         let dtypeWidth = max(5, report.tensors.map(\.dtype.count).max() ?? 0)
-        out += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-            + "dtype".padding(toLength: dtypeWidth, withPad: " ", startingAt: 0) + "  "
-            + "shape".padding(toLength: 22, withPad: " ", startingAt: 0) + "bytes\n"
+        /// `text` followed by spaces up to `width` characters (the columns are sized to fit every row).
+        func pad(_ text: String, _ width: Int) -> String {
+            let count = text.count
+            return count >= width ? text : text + String(repeating: " ", count: width - count)
+        }
+        out += "\n" + pad("name", nameWidth) + "  " + pad("dtype", dtypeWidth) + "  " + pad("shape", 22) + "bytes\n"
         for (t, name) in zip(report.tensors, names) {
             let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-            out += name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                + t.dtype.padding(toLength: dtypeWidth, withPad: " ", startingAt: 0) + "  "
-                + shape.padding(toLength: max(22, shape.count + 1), withPad: " ", startingAt: 0) + "\(t.bytes)\n"
+            out += pad(name, nameWidth) + "  " + pad(t.dtype, dtypeWidth) + "  " + pad(shape, max(22, shape.count + 1)) + "\(t.bytes)\n"
         }
         out += "\ntensors:      \(report.tensors.count)\n"
         out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))"
