@@ -8,10 +8,9 @@ import Dispatch
 /// The process-wide thread budget for computation (`--threads`).
 ///
 /// Why one budget: a library's own threads and our parallel loops must never be stacked on the same cores
-/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS always runs single-threaded and
-/// its big GEMMs are split by us into row blocks; oneDNN runs its OpenMP team of `count` threads only when called
-/// from outside our loops (our workers are idle then) and one thread inside them (§7); attention runs heads in
-/// parallel, each head calling a single-threaded GEMM.
+/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS and oneDNN always run
+/// single-threaded (oneDNN's OpenMP team is one thread, §7) and all parallelism is ours: big GEMMs are split into
+/// row blocks, attention runs heads in parallel, each block calling a single-threaded GEMM.
 public enum ComputeThreads {
     nonisolated(unsafe) private static var configured = 0
 
@@ -36,14 +35,16 @@ public enum ComputeThreads {
             return
         }
         let workers = min(chunks, count)
+        if workers == chunks {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+            return
+        }
         // More chunks than threads: each worker takes a strided share, so no more than `count` run at once.
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            insideLoop {
-                var i = w
-                while i < chunks {
-                    body(i)
-                    i += workers
-                }
+            var i = w
+            while i < chunks {
+                body(i)
+                i += workers
             }
         }
     }
@@ -58,32 +59,12 @@ public enum ComputeThreads {
             return
         }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            insideLoop {
-                var i = w
-                while i < chunks {
-                    body(w, i)
-                    i += workers
-                }
+            var i = w
+            while i < chunks {
+                body(w, i)
+                i += workers
             }
         }
-    }
-
-    /// Whether the current thread is running a chunk of a parallel loop (then a library call made here must stay on
-    /// this thread: oneDNN is given one OpenMP thread, §7).
-    public static var isInsideParallelLoop: Bool { pthread_getspecific(loopKey) != nil }
-
-    /// Per-thread marker for `isInsideParallelLoop` (a pthread key: Dispatch workers are plain pthreads).
-    private static let loopKey: pthread_key_t = {
-        var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
-        return key
-    }()
-
-    private static func insideLoop(_ body: () -> Void) {
-        let outer = pthread_getspecific(loopKey)
-        pthread_setspecific(loopKey, UnsafeRawPointer(bitPattern: 1))
-        body()
-        pthread_setspecific(loopKey, outer)
     }
 
     /// How many workers `parallelForWorkers` uses for `chunks` chunks.

@@ -2,9 +2,9 @@
 /// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, where `op` transposes when asked.
 ///
 /// Leading dimensions are the row strides of the matrices as stored (A is `m×k` or, transposed, `k×m`). Every call
-/// goes to `GemmBackend.current`: oneDNN (one cached primitive on oneDNN's OpenMP threads) or OpenBLAS
-/// (single-threaded, split by us over `ComputeThreads`). `gemm` may use the whole thread budget; `gemmSerial` uses
-/// one thread, for loops that are already parallel.
+/// goes to `GemmBackend.current`: oneDNN (cached primitives, packed `Linear` weights) or OpenBLAS, both
+/// single-threaded and split by us over `ComputeThreads`. `gemm` may use the whole thread budget; `gemmSerial`
+/// uses one thread, for loops that are already parallel.
 public enum Gemm {
     /// Below this many multiply-adds a split (or a second thread) costs more than it saves.
     static let parallelThreshold = 1 << 18
@@ -21,7 +21,7 @@ public enum Gemm {
                                 beta: beta, c: c, ldc: ldc)
         case .onednn:
             OneDNNGemm.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc, threads: 1)
+                            beta: beta, c: c, ldc: ldc, parallel: false)
         }
     }
 
@@ -37,7 +37,7 @@ public enum Gemm {
                                   ldb: ldb, beta: beta, c: c, ldc: ldc)
         case .onednn:
             OneDNNGemm.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc, threads: threads(m * n * k))
+                            beta: beta, c: c, ldc: ldc, parallel: true)
         }
     }
 
@@ -56,8 +56,7 @@ public enum Gemm {
         switch GemmBackend.current {
         case .onednn where inFeatures > 0:
             OneDNNGemm.linear(x, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, weight: weight, bias: bias,
-                              activation: activation, into: y,
-                              threads: parallel ? threads(rows * outFeatures * inFeatures) : 1)
+                              activation: activation, into: y, parallel: parallel)
         default:
             var beta: Float = 0
             if let bias {
@@ -76,10 +75,6 @@ public enum Gemm {
             }
         }
     }
-
-    /// oneDNN threads for a product of `work` multiply-adds made here: one below the threshold, else the budget
-    /// (one inside our parallel loops).
-    static func threads(_ work: Int) -> Int { work < parallelThreshold ? 1 : OneDNN.threadsHere }
 
     /// The instruction set oneDNN runs on this CPU, e.g. "avx512_core_bf16", and its version, for `bench` and `-v`.
     public static var oneDNNDescription: String { "oneDNN \(OneDNN.version), ISA \(OneDNN.isa)" }

@@ -24,16 +24,13 @@ enum OneDNN {
         if status != dnnl_success { fatalError("oneDNN: \(what()) failed (dnnl_status_t \(status.rawValue))") }
     }
 
-    /// Sets the OpenMP team size for the oneDNN calls of *this* thread (OpenMP's nthreads-var is per thread), so each
-    /// call runs on exactly the threads it was planned for: `ComputeThreads.count` from the calling thread, 1 inside
-    /// our own parallel loops (§7: never two thread pools on the same cores).
+    /// Keeps oneDNN on the calling thread: an OpenMP team of one. OpenMP's thread count (nthreads-var) is a
+    /// per-thread setting whose default is one per core, so every thread that calls oneDNN sets it (a thread-local
+    /// read when already set). Parallelism is ours (`OneDNNGemm`, §7).
     @inline(__always)
-    static func useThreads(_ n: Int) {
-        if omp_get_max_threads() != Int32(n) { omp_set_num_threads(Int32(n)) }
+    static func useOneThread() {
+        if omp_get_max_threads() != 1 { omp_set_num_threads(1) }
     }
-
-    /// The threads a oneDNN call made here may use: the budget, or 1 inside a `ComputeThreads` loop.
-    static var threadsHere: Int { ComputeThreads.isInsideParallelLoop ? 1 : ComputeThreads.count }
 
     /// A 2-D float32 memory descriptor with explicit element strides (`[rowStride, columnStride]`).
     static func matrix(rows: Int, columns: Int, rowStride: Int, columnStride: Int) -> dnnl_memory_desc_t {

@@ -1,20 +1,22 @@
 import CDNNL
 import Foundation
 
-/// One oneDNN matmul primitive, created once per shape and reused:
+/// One oneDNN matmul primitive for one thread, created once per shape and reused:
 /// `C[m×n] = alpha · A[m×k] · B[k×n] (+ bias[n]) (+ beta · C)`, then the activation, all row-major float32.
 ///
 /// A, B and C are described by element strides, so transposed operands and column slices (attention heads,
 /// convolution taps) need no copy. B is either plain (strided caller memory) or packed: then the primitive chooses
 /// its layout (`format_tag_any`) and `OneDNNPackedWeights` reorders each weight matrix into it once.
 ///
-/// Why fixed `m` rather than `DNNL_RUNTIME_DIM_VAL`: with a run-time row count oneDNN 2.6 falls back from its brgemm
-/// kernels to the older `gemm:jit` path. *Measured* (2 threads, packed weights, best of 20): 1214×3072×768
-/// 221 GFLOP/s fixed vs 205 run-time, 1214×768×768 221 vs 226 (noise), 128×512×512 229 vs 217, 2×768×768 137 vs 111.
-/// A model sees only a few row counts (batch × tokens), so a primitive per `m` costs a few creations, each
-/// cached; plain (unpacked) weights in the same fixed-`m` primitive lost 3–5 % on large shapes and 3× on
-/// `m` = 2 (41 vs 137 GFLOP/s). The int8 path (s8 weights with per-output-channel scales, u8/s8 activations)
-/// slots in as other element types in `Key` plus output scales; nothing here assumes float32 beyond the descriptors.
+/// Why a fixed `m` per primitive rather than `DNNL_RUNTIME_DIM_VAL` rows: with a run-time row count oneDNN 2.6 leaves
+/// its brgemm kernels for the older `gemm:jit` path. *Measured* (C harness, one thread as we run it, best of 20,
+/// GFLOP/s; fixed m + packed B / run-time m + packed B / fixed m + plain B): 1214×768×768 112 / 114 / 110,
+/// 1214×3072×768 112 / 111 / 107, 1214×768×3072 113 / 112 / 109, 499×3072×768 110 / 107 / 104,
+/// 128×512×512 117 / 115 / 111, 2×768×768 79 / 73 / 32 (with oneDNN's 2-thread team the gaps were larger:
+/// 1214×3072×768 221 / 205 / 214). So: a wash for large m, fixed m ahead for small m, and packing always worth it.
+/// A model sees few row counts (a row block per worker, the head's batch), so a primitive per `m` costs a handful
+/// of creations (~1 ms each). The int8 path (s8 weights with per-output-channel scales, u8/s8 activations) slots
+/// in as element types in `Key` plus output scales; nothing here assumes float32 beyond the descriptors.
 final class OneDNNMatmul: @unchecked Sendable {
     struct Key: Hashable {
         var m: Int, n: Int, k: Int
@@ -27,8 +29,6 @@ final class OneDNNMatmul: @unchecked Sendable {
         var alpha: Float
         var beta: Float
         var activation: GemmActivation
-        /// The OpenMP team the primitive was planned for (oneDNN reads it when the primitive is created).
-        var threads: Int
     }
 
     let key: Key
@@ -74,7 +74,7 @@ final class OneDNNMatmul: @unchecked Sendable {
             }
             OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops")
         }
-        OneDNN.useThreads(key.threads)
+        OneDNN.useOneThread()  // oneDNN plans for the team size it sees at creation
         var pd: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine.handle, nil), "creating a matmul for \(key)")
         var prim: dnnl_primitive_t?
@@ -113,7 +113,7 @@ final class OneDNNMatmul: @unchecked Sendable {
             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst),
         ]
         if let biasMemory { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory)) }
-        OneDNN.useThreads(key.threads)
+        OneDNN.useOneThread()
         OneDNN.execute(primitive, args, scratchpad: scratchpadLayout)
     }
 

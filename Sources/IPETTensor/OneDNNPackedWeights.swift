@@ -14,7 +14,7 @@ final class OneDNNPackedWeights: @unchecked Sendable {
     private weak var storage: TensorStorage?
     private let offset: Int
 
-    private init(_ weight: Tensor, outFeatures: Int, inFeatures: Int, layout: dnnl_memory_desc_t, threads: Int) {
+    private init(_ weight: Tensor, outFeatures: Int, inFeatures: Int, layout: dnnl_memory_desc_t) {
         self.layout = layout
         storage = weight.storage
         offset = weight.offset
@@ -31,7 +31,7 @@ final class OneDNNPackedWeights: @unchecked Sendable {
         var reorder: dnnl_primitive_t?
         OneDNN.check(dnnl_primitive_create(&reorder, pd), "creating the weight reorder")
         defer { dnnl_primitive_destroy(reorder) }
-        OneDNN.useThreads(threads)
+        OneDNN.useOneThread()
         OneDNN.execute(reorder!, [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: memory)],
                        scratchpad: nil)
     }
@@ -59,9 +59,7 @@ final class OneDNNPackedWeights: @unchecked Sendable {
 
     /// The packed copy of `weight` in `layout`, made on first use. Thread-safe; packing happens under the lock
     /// (a 768×3072 matrix takes about a millisecond, once).
-    static func packed(_ weight: Tensor, outFeatures: Int, inFeatures: Int, layout: dnnl_memory_desc_t, threads: Int)
-        -> OneDNNPackedWeights
-    {
+    static func packed(_ weight: Tensor, outFeatures: Int, inFeatures: Int, layout: dnnl_memory_desc_t) -> OneDNNPackedWeights {
         let key = Key(storage: ObjectIdentifier(weight.storage), offset: weight.offset, outFeatures: outFeatures,
                       inFeatures: inFeatures)
         lock.lock()
@@ -72,7 +70,7 @@ final class OneDNNPackedWeights: @unchecked Sendable {
             let alive = entries.filter(\.isAlive)
             cache[k] = alive.isEmpty ? nil : alive
         }
-        let made = OneDNNPackedWeights(weight, outFeatures: outFeatures, inFeatures: inFeatures, layout: layout, threads: threads)
+        let made = OneDNNPackedWeights(weight, outFeatures: outFeatures, inFeatures: inFeatures, layout: layout)
         cache[key, default: []].append(made)
         return made
     }
