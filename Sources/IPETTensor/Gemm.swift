@@ -76,6 +76,34 @@ public enum Gemm {
         }
     }
 
+    /// Cuts C into row blocks (`m ≥ 4·threads`, at least 4 rows each) or, for short and wide products, column
+    /// blocks (at least 16 columns each) over `ComputeThreads`, and runs `block(m, n, a, b, c)` for each on the worker
+    /// that takes it. Both backends split this way, so they are compared like for like.
+    static func split(
+        transA: Bool, transB: Bool, m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        block: @Sendable (_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let (pa, pb, pc) = (SendablePointer(a), SendablePointer(b), SendablePointer(c))
+        if m >= 4 * ComputeThreads.count {
+            // Rows of op(A) are rows of A, or columns of A when transposed.
+            let blocks = ComputeThreads.ranges(m, minimum: 4)
+            ComputeThreads.parallelFor(blocks.count) { i in
+                let r = blocks[i]
+                block(r.count, n, transA ? pa.pointer + r.lowerBound : pa.pointer + r.lowerBound * lda, pb.pointer,
+                      pc.pointer + r.lowerBound * ldc)
+            }
+        } else {
+            // Columns of op(B) are columns of B, or rows of B when transposed.
+            let blocks = ComputeThreads.ranges(n, minimum: 16)
+            ComputeThreads.parallelFor(blocks.count) { i in
+                let r = blocks[i]
+                block(m, r.count, pa.pointer, transB ? pb.pointer + r.lowerBound * ldb : pb.pointer + r.lowerBound,
+                      pc.pointer + r.lowerBound)
+            }
+        }
+    }
+
     /// The instruction set oneDNN runs on this CPU, e.g. "avx512_core_bf16", and its version, for `bench` and `-v`.
     public static var oneDNNDescription: String { "oneDNN \(OneDNN.version), ISA \(OneDNN.isa)" }
 }

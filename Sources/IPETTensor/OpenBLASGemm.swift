@@ -22,25 +22,9 @@ enum OpenBLASGemm {
                    beta: beta, c: c, ldc: ldc)
             return
         }
-        let (pa, pb, pc) = (SendablePointer(a), SendablePointer(b), SendablePointer(c))
-        if m >= 4 * threads {
-            // Row blocks of C: rows of op(A) are rows of A, or columns of A when transposed.
-            let blocks = ComputeThreads.ranges(m, minimum: 4)
-            ComputeThreads.parallelFor(blocks.count) { i in
-                let r = blocks[i]
-                let aBlock = transA ? pa.pointer + r.lowerBound : pa.pointer + r.lowerBound * lda
-                serial(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha, a: aBlock, lda: lda,
-                       b: pb.pointer, ldb: ldb, beta: beta, c: pc.pointer + r.lowerBound * ldc, ldc: ldc)
-            }
-        } else {
-            // Column blocks of C: columns of op(B) are columns of B, or rows of B when transposed.
-            let blocks = ComputeThreads.ranges(n, minimum: 16)
-            ComputeThreads.parallelFor(blocks.count) { i in
-                let r = blocks[i]
-                let bBlock = transB ? pb.pointer + r.lowerBound * ldb : pb.pointer + r.lowerBound
-                serial(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha, a: pa.pointer, lda: lda,
-                       b: bBlock, ldb: ldb, beta: beta, c: pc.pointer + r.lowerBound, ldc: ldc)
-            }
+        Gemm.split(transA: transA, transB: transB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) { m, n, a, b, c in
+            serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                   c: c, ldc: ldc)
         }
     }
 }
