@@ -6,7 +6,7 @@
 /// region (OMP_WAIT_POLICY unset), so each element-wise loop our pool ran between two GEMMs found a core taken by a
 /// spinning thread. *Measured* (AST 10.24 s, 2 threads, release): 21.5 s for 4 files with oneDNN's team of two
 /// vs 10.7 s on OpenBLAS, 9.8 s with OMP_WAIT_POLICY=passive; running our loops on the OpenMP team instead
-/// (GOMP_parallel) tied with this split when the machine was quiet and lost by 3–25 % when it was shared; a GEMM
+/// (GOMP_parallel) tied with this split when the machine was quiet and lost by 2–23 % when it was shared; a GEMM
 /// split here reaches the same GFLOP/s as oneDNN's own threading (`ipet bench gemm`).
 enum OneDNNGemm {
     static func gemm(
