@@ -355,12 +355,12 @@ public final class Wav2Vec2Model: @unchecked Sendable {
                         }
                     }
                 }
-                let w = positionWeight.rows(group * cg, count: cg)
-                Gemm.gemm(transB: true, m: t, n: cg, k: width, a: columns, lda: width, b: w.data, ldb: width, c: groupOut, ldc: cg)
+                // The group's weights as a Linear `[Cg out, K·Cg in]`: oneDNN packs each group's view once, and fuses
+                // the bias and GELU.
+                Gemm.linear(columns, rows: t, inFeatures: width, weight: positionWeight.rows(group * cg, count: cg),
+                            bias: positionBias.rows(group * cg, count: cg), activation: .gelu, into: groupOut)
                 for f in 0..<t { (pos + f * d + group * cg).update(from: groupOut + f * cg, count: cg) }
             }
-            Kernels.addBias(positionBias.data, to: pos, rows: t, cols: d)
-            Kernels.gelu(pos, count: t * d)
             Kernels.add(x, pos, into: x, count: t * d)
         }
     }
