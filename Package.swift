@@ -2,9 +2,9 @@
 // ipet-swift: converts pretrained audio-transformer checkpoints and runs IPET-tuned audio models on the CPU.
 //
 // Layers, bottom to top (nothing below imports anything above):
-//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5, COpenSSL) and CKernels (vectorised element-wise kernels)
+//   C shims (CBLAS, CDNNL, CFFTW, CSndFile, CSoxr, CHDF5, COpenSSL) and CKernels (vectorised element-wise kernels)
 //   IPETFormats  - file formats: strict JSON, memory-mapped files, safetensors
-//   IPETTensor   - Float32 tensors (owned or mmapped views), BLAS GEMM, element-wise kernels, threads
+//   IPETTensor   - Float32 tensors (owned or mmapped views), GEMM (oneDNN or OpenBLAS), element-wise kernels, threads
 //   IPETAudio    - decoding, resampling, Kaldi fbank
 //   IPETModels   - AST, wav2vec 2.0, heads, IPET prompts and adapters
 //   IPETEngine   - backbones + packs, batch inference, metrics
@@ -15,7 +15,7 @@ import PackageDescription
 let package = Package(
     name: "ipet-swift",
     products: [
-        .library(name: "IPET", targets: ["IPETEngine"]),
+        .library(name: "IPET", targets: ["IPET"]),
         .executable(name: "ipet", targets: ["ipet"]),
         .executable(name: "SafeTensorsFuzz", targets: ["SafeTensorsFuzz"]),
         .executable(name: "PickleFuzz", targets: ["PickleFuzz"]),
@@ -29,19 +29,23 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `swift package generate-documentation --target IPETEngine` (DocC); built only when asked for.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN ships no pkg-config file: its header is on the default path and the module map links it.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
+        // Element-wise kernels in C so they vectorise (AVX2 or AVX-512 chosen at run time) without tuning flags.
         .target(name: "CKernels"),
         .target(name: "IPETFormats", dependencies: ["CHDF5", "COpenSSL"]),
-        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CKernels"]),
+        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CDNNL", "CKernels"]),
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",
@@ -52,13 +56,18 @@ let package = Package(
                 "IPETFormats", "IPETTensor", "IPETAudio", "IPETModels",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The library product: `import IPET` re-exports the engine and the layers below it.
+        .target(name: "IPET", dependencies: ["IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor"]),
         .executableTarget(
             name: "ipet",
             dependencies: [
                 "IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            plugins: ["GitCommitStamp"]),
+        // Stamps the git commit into `ipet --version` before each build.
+        .plugin(name: "GitCommitStamp", capability: .buildTool()),
         // libFuzzer entry point: `swift build --sanitize fuzzer --product SafeTensorsFuzz` (see README).
         .executableTarget(name: "SafeTensorsFuzz", dependencies: ["IPETFormats"]),
         // libFuzzer entry point for the PyTorch checkpoint (zip + pickle) reader.

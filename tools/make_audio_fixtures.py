@@ -128,7 +128,7 @@ def probe_bad(path: Path) -> str:
         data, sr = sf.read(str(path), dtype="float32")
         return f"libsndfile opens it: frames={info.frames} sr={sr}; read returned {len(data)} samples"
     except Exception as exc:  # noqa: BLE001  (any decoder error is the expected outcome)
-        text = str(exc).strip().replace(str(path), str(OUT / path.name))
+        text = str(exc).strip().replace(str(path), f"Fixtures/audio/{path.name}")
         return f"libsndfile error: {type(exc).__name__}: {text}"
 
 

@@ -184,6 +184,9 @@ def convert_all(out: Path) -> dict:
         dst.mkdir(parents=True, exist_ok=True)
         tf_cls = getattr(transformers, tf_cls_name)
         model = tf_cls.from_pretrained(str(src), from_pt=True)
+        # transformers records where the weights came from; a repository-relative name keeps the bytes the same in
+        # every checkout.
+        model.config._name_or_path = f"Fixtures/wav2vec2/{name}"
         model.save_pretrained(str(dst))
         shutil.copy(src / "preprocessor_config.json", dst / "preprocessor_config.json")
         source_state = load_file(str(src / "model.safetensors"))
@@ -222,6 +225,7 @@ def convert_all(out: Path) -> dict:
     dst.mkdir(parents=True, exist_ok=True)
     tf_cls = getattr(transformers, dict((n, c) for n, c, _ in CONVERSIONS)[SHARDED_FROM])
     model = tf_cls.from_pretrained(str(SOURCE / SHARDED_FROM), from_pt=True)
+    model.config._name_or_path = f"Fixtures/wav2vec2/{SHARDED_FROM}"
     model.save_pretrained(str(dst), max_shard_size=SHARD_SIZE)
     shutil.copy(SOURCE / SHARDED_FROM / "preprocessor_config.json", dst / "preprocessor_config.json")
     source_names = set(load_file(str(SOURCE / SHARDED_FROM / "model.safetensors")))

@@ -46,7 +46,7 @@ public final class Backbone: @unchecked Sendable {
         let checkpoint = try CheckpointImporter.load(path)
         let backbone = try Backbone(checkpoint)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-        logger.info("loaded backbone", metadata: [
+        logger.debug("loaded backbone", metadata: [
             "path": "\(path)", "architecture": "\(checkpoint.architecture.rawValue)",
             "tensors": "\(checkpoint.weights.tensors.count)", "ms": "\(String(format: "%.1f", ms))",
         ])

@@ -15,7 +15,8 @@ public final class SpeakerEmbeddingStore {
 
     /// - Parameters:
     ///   - cachePath: the cache file (read when it exists); nil keeps everything in memory.
-    ///   - backbone, pack: what missing embeddings are computed with (model folder or file, speaker pack).
+    ///   - backbone: the model folder or file missing embeddings are computed with.
+    ///   - pack: the speaker pack they are computed with.
     public init(cachePath: String?, backbone: String?, pack: String?) throws {
         if let cachePath, backbone == nil, !FileManager.default.fileExists(atPath: cachePath) {
             throw EngineError(path: cachePath, "no such file", remedy: .computeEmbeddings)
@@ -46,10 +47,10 @@ public final class SpeakerEmbeddingStore {
                 "\(missing.count) of \(items.count) \(what) have no embedding in \(cache.path ?? "the cache") (\"\(missing[0])\"\(more))",
                 remedy: .computeEmbeddings)
         }
-        logger.info("computing embeddings of \(missing.count) of \(items.count) \(what)")
+        logger.debug("computing embeddings of \(missing.count) of \(items.count) \(what)")
         let pack = self.pack, logger = self.logger
         try cache.fill(items, makeProvider: { try SegmentEmbeddingProvider(backbone: backbone, pack: pack) }) { done, total in
-            if done % 500 == 0 || done == total { logger.info("\(done) of \(total) \(what) embedded") }
+            if done % 500 == 0 || done == total { logger.debug("\(done) of \(total) \(what) embedded") }
         }
     }
 
@@ -61,6 +62,6 @@ public final class SpeakerEmbeddingStore {
         guard cache.unsaved > 0 else { return }
         try cache.save(metadata: [("ipet.backbone", backbone ?? ""), ("ipet.pack", pack ?? ""), ("ipet.pack.sha256", packDigest ?? ""),
                                   ("ipet.embedding", "speaker segments")])
-        if let path = cache.path { logger.info("wrote \(cache.embeddings.count) embeddings to \(path)") }
+        if let path = cache.path { logger.debug("wrote \(cache.embeddings.count) embeddings to \(path)") }
     }
 }

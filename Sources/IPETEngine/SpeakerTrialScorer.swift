@@ -11,7 +11,9 @@ public struct SpeakerTrialScorer: Sendable {
         self.rule = rule
     }
 
-    /// - Parameter embeddings: `[utterance key: [segments][dim]]`, keys as in the trial list.
+    /// - Parameters:
+    ///   - embeddings: `[utterance key: [segments][dim]]`, keys as in the trial list.
+    ///   - rule: how two utterances' segments become one score.
     public init(embeddings: [String: [[Float]]], rule: SpeakerScoringRule) throws(EngineError) {
         self.init(embeddings: try SpeakerEmbeddingTable(embeddings), rule: rule)
     }

@@ -8,7 +8,9 @@ public enum VerificationTrialList {
         try parse(try VerificationTextFile.readText(path), path: path)
     }
 
-    /// - Parameter path: names the source in errors (with the 1-based line number).
+    /// - Parameters:
+    ///   - text: the file's content.
+    ///   - path: names the source in errors (with the 1-based line number).
     public static func parse(_ text: String, path: String) throws(EngineError) -> [VerificationTrial] {
         var trials: [VerificationTrial] = []
         try VerificationTextFile.forEachRecord(text) { (line, fields) throws(EngineError) in

@@ -18,7 +18,9 @@ import CHDF5
 /// (any libhdf5 ≥ 1.8 or h5py reads it).
 ///
 /// Reading accepts files written by other tools: the marker is optional, datasets in nested groups get their path
-/// joined with `.` as name, and any float type libhdf5 can convert is read as Float32.
+/// joined with `.` as name, and any float type libhdf5 can convert is read as Float32. The groups are walked with
+/// `HDF5File.walk` (bounded depth, no cycles, linear), and the datasets' declared sizes are checked against
+/// `DecodeBudget` before any data is read.
 public struct HDF5TensorContainer: Sendable {
     public struct Entry: Sendable, Equatable {
         public let name: String
@@ -38,10 +40,6 @@ public struct HDF5TensorContainer: Sendable {
     /// Name of the root attribute that marks our layout (never part of `metadata`).
     public static let layoutAttribute = "__ipet_layout__"
     public static let layoutVersion = "ipet-tensors-1"
-    /// Deepest group nesting read (other writers' nested names; ours is flat).
-    public static let maximumDepth = 32
-    /// Most links followed while reading (far above any checkpoint's tensors and groups).
-    public static let maximumObjects = 1 << 16
 
     public var metadata: [(key: String, value: String)]
     public var tensors: [Entry]
@@ -83,41 +81,29 @@ public struct HDF5TensorContainer: Sendable {
             throw HDF5Error(path: file.path, object: "@" + Self.layoutAttribute, problem: .invalidValue(
                 "unknown container layout \(marker) (this reader knows \(Self.layoutVersion))"))
         }
-        var tensors: [Entry] = []
+        // Walk first (bounded, linear, cycle-safe), check what the datasets would decode to, then read.
+        var datasets: [(name: String, object: HDF5Object)] = []
         var seen = Set<String>()
-        // Hard links can make groups a cycle (a group holding its own parent) or a lattice reached 2^depth ways; the
-        // walk follows paths, so it is bounded in depth and in objects visited (HDF5Fuzz: a cycle overflowed the stack).
-        var visited = 0
-        func walk(_ group: String, prefix: String, depth: Int) throws(HDF5Error) {
-            guard depth <= Self.maximumDepth else {
-                throw HDF5Error(path: file.path, object: group, problem: .invalidValue(
-                    "groups nested more than \(Self.maximumDepth) deep (a cycle of hard links?)"))
+        for object in try file.walk() {
+            guard object.kind == .dataset, let info = object.dataset else { continue }  // named datatypes carry no tensor
+            guard case .float = info.elementType else {
+                throw HDF5Error(path: file.path, object: object.path, problem: .unsupportedElementType(info.elementType.description))
             }
-            for child in try file.children(of: group) {
-                let path = (group == "/" ? "" : group) + "/" + child
-                let name = prefix.isEmpty ? child : prefix + "." + child
-                visited += 1
-                guard visited <= Self.maximumObjects else {
-                    throw HDF5Error(path: file.path, object: path, problem: .invalidValue(
-                        "more than \(Self.maximumObjects) objects reached (groups linked from several places?)"))
-                }
-                switch try file.kind(of: path) {
-                case .group?:
-                    try walk(path, prefix: name, depth: depth + 1)
-                case .dataset?:
-                    let (info, values) = try file.floats(path)
-                    guard case let .float(dtype) = info.elementType else { continue }
-                    guard seen.insert(name).inserted else {
-                        throw HDF5Error(path: file.path, object: path, problem: .duplicateName(
-                            "\"\(name)\" is spelled by more than one dataset path"))
-                    }
-                    tensors.append(Entry(name: name, shape: info.shape, values: values, dtype: dtype))
-                default:
-                    continue  // named datatypes etc. carry no tensor
-                }
+            let name = object.components.joined(separator: ".")
+            guard seen.insert(name).inserted else {
+                throw HDF5Error(path: file.path, object: object.path, problem: .duplicateName(
+                    "\"\(name)\" is spelled by more than one dataset path"))
             }
+            datasets.append((name, object))
         }
-        try walk("/", prefix: "", depth: 0)
+        try HDF5File.checkDecodeBudget(datasets.compactMap(\.object.dataset), fileBytes: file.fileSize, path: file.path)
+        var tensors: [Entry] = []
+        tensors.reserveCapacity(datasets.count)
+        for (name, object) in datasets {
+            let (info, values) = try file.floats(object)
+            guard case let .float(dtype) = info.elementType else { continue }
+            tensors.append(Entry(name: name, shape: info.shape, values: values, dtype: dtype))
+        }
         self.metadata = metadata
         self.tensors = tensors
     }

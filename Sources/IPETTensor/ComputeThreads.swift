@@ -7,23 +7,30 @@ import Dispatch
 
 /// The process-wide thread budget for computation (`--threads`).
 ///
-/// Why one budget: OpenBLAS's own pthreads and our parallel loops must never be stacked on the same cores
-/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS always runs single-threaded and all
-/// parallelism is ours: big GEMMs are split into row blocks, attention runs heads in parallel, batches run items
-/// in parallel, each block calling single-threaded BLAS.
+/// Why one budget: a library's own threads and our parallel loops must never be stacked on the same cores
+/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS and oneDNN always run
+/// single-threaded (oneDNN's OpenMP team is one thread, §7) and all parallelism is ours: big GEMMs are split into
+/// row blocks, attention runs heads in parallel, each block calling a single-threaded GEMM.
 public enum ComputeThreads {
     nonisolated(unsafe) private static var configured = 0
 
-    /// Number of threads our parallel loops use. Defaults to the number of online cores.
+    /// Number of threads our parallel loops use. Defaults to the CPUs this process may use (`ProcessCPUs`).
     public static var count: Int {
         if configured == 0 { configure(0) }
         return configured
     }
 
-    /// Sets the budget (0 = one per core). Call once at start-up, before any computation.
+    /// Why `count` is what it is ("--threads", or `ProcessCPUs`' reason), for `-v`.
+    nonisolated(unsafe) public private(set) static var reason = ""
+
+    /// Sets the budget (0 = the CPUs this process may use). Call once at start-up, before any computation.
     public static func configure(_ threads: Int) {
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        configured = threads > 0 ? threads : cores
+        if threads > 0 {
+            configured = threads
+            reason = "--threads"
+        } else {
+            (configured, reason) = ProcessCPUs.available()
+        }
         openblas_set_num_threads(1)
     }
 

@@ -9,16 +9,26 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a checkpoint to one canonical file, or extract a pack from an official IPET checkpoint.",
         discussion: """
-            ipet convert IN OUT [--dtype f16] [--to hdf5]
-              IN is any importable checkpoint: a model folder (safetensors, pytorch_model.bin, tf_model.h5), a
-              PyTorch .bin/.pth (also the original AST code's, with timm names), a TensorFlow .h5, or an ipet HDF5
-              file. OUT holds canonical tensor names, the config in its metadata and the backbone fingerprint;
-              with a lower precision also the fingerprint of the weights it came from, so packs made for the
-              original still verify (with a precision warning).
-            ipet convert --ipet-checkpoint CKPT --backbone B OUT.ipet [--labels FILE] [--frames N]
-              extracts the prompts, adapters and head of a model tuned with the official IPET code into a pack,
-              after checking that the checkpoint's frozen part equals B.
+            ipet convert IN OUT: IN is any model ipet reads: a Hugging Face folder (model.safetensors, \
+            pytorch_model.bin or tf_model.h5, sharded or not), a PyTorch .bin/.pth (also the original AST code's, \
+            with timm names), a TensorFlow .h5, a .safetensors, or an ipet HDF5 file. OUT holds canonical tensor \
+            names, the config in its metadata, the backbone fingerprint and a content digest; with a lower \
+            precision also the fingerprint of the weights it came from, so packs made for the original still verify \
+            (with a precision warning). OUT holds the model's floating-point weights only: every other tensor of IN \
+            (integer or boolean ones such as position_ids or num_batches_tracked, and tensors of no part of the model \
+            such as the original AST code's unused head) is named on standard error, one line each: note: dropped \
+            "NAME" (DTYPE): why.
+
+            ipet convert --ipet-checkpoint CKPT --backbone B OUT.ipet: extracts the prompts, adapters and head of a \
+            model tuned with the official IPET code into a pack, after checking that the checkpoint's frozen part \
+            equals B.
+
             PyTorch files are read by a restricted unpickler that runs no code.
+
+            Examples:
+              ipet convert ast-audioset ast-f16.safetensors --dtype f16
+              ipet convert audioset_10_10_0.4593.pth ast.safetensors
+              ipet convert --ipet-checkpoint best.pth --backbone ast-audioset --labels classes.txt --frames 512 esc50.ipet
             """)
 
     @Argument(help: "Input checkpoint (or, with --ipet-checkpoint, the output pack).")
@@ -100,6 +110,9 @@ struct ConvertCommand: ParsableCommand {
             let target = try OutputGuard.check(output!, against: [input] + (config.map { [$0] } ?? []))
             let result = try CheckpointConverter.convert(input: input, output: target, dtype: storage,
                                                          format: CheckpointConverter.OutputFormat(rawValue: format)!, config: configValue)
+            for tensor in result.dropped {
+                FileHandle.standardError.write(Data("note: dropped \(tensor.description)\n".utf8))
+            }
             emit("wrote \(output!): \(result.tensors) tensors, \(result.bytes) bytes, fingerprint \(result.fingerprint)\n")
             if let original = result.derivedFrom.first, original != result.fingerprint {
                 emit("derived from \(original) (packs made for it verify with a precision warning)\n")

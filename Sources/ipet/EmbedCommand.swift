@@ -9,17 +9,26 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Write one embedding per audio file to a safetensors file.",
         discussion: """
-            Each input becomes one F32 tensor named by the input's path as given (folder entries as
-            folder/relative/path). x-vector checkpoints give x-vectors; other checkpoints the mean over time of
-            the last hidden state (AST: the pooled CLS/distillation output). --layer N takes the mean of
-            hidden_states[N] instead (0 = encoder input); --pooled takes what the checkpoint's head pools.
-            With a speaker pack (--pack), IPET's protocol: N segments per utterance (--segments, default the
-            pack's or 5) linearly spaced, each embedded and L2-normalised: a [N, dim] tensor per input.
-            Files that fail are listed on standard error and in the metadata entry "failed" (JSON), and the exit
+            Each input becomes one F32 tensor named by the input's name as records give it (folder entries as \
+            folder/relative/path). x-vector checkpoints give x-vectors; other checkpoints the mean over time of the \
+            last hidden state (AST: the pooled CLS/distillation output). --layer N takes the mean of hidden_states[N] \
+            instead (0 = encoder input); --pooled takes what the checkpoint's head pools. Each clip is embedded whole: \
+            an AST sees its first input length only (as transformers truncates), a wav2vec 2.0 the whole clip (up to \
+            5 minutes).
+
+            With a speaker pack (--pack), IPET's protocol: N segments per utterance (--segments, default the pack's \
+            or 5) of the pack's input length, linearly spaced (a shorter utterance is repeated to one segment), each \
+            embedded and L2-normalised: a [N, dim] tensor per input.
+
+            Files that fail are listed on standard error and in the metadata entry "failed" (JSON), and the exit \
             status is then 2.
+
+            Examples:
+              ipet embed --backbone w2v2-base --layer 6 -o layer6.safetensors clips/
+              ipet embed --backbone ast-audioset --pack speakers.ipet -o speakers.safetensors voxceleb/test/
             """)
 
-    @Option(help: "A Hugging Face model folder (config.json + model.safetensors) or a converted file.")
+    @Option(help: ArgumentHelp(HelpText.backbone, valueName: "model"))
     var backbone: String
 
     @Option(help: "A speaker pack (IPET speaker head): embeddings by IPET's segment protocol.")
@@ -42,7 +51,7 @@ struct EmbedCommand: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
-    @Argument(help: "Audio files or folders.")
+    @Argument(help: ArgumentHelp(HelpText.inputs, valueName: "input"))
     var inputs: [String]
 
     func validate() throws {

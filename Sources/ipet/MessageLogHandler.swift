@@ -20,9 +20,9 @@ struct MessageLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        let all = metadata.merging(extra ?? [:]) { $1 }
+    func log(event: LogEvent) {
+        let (level, message) = (event.level, event.message)
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
         let details = all.isEmpty ? "" : " (" + all.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
         let prefix: String
         switch level {

@@ -6,7 +6,13 @@ import IPETModels
 
 struct PackInspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "inspect", abstract: "Show a pack's metadata, parameter counts and the backbone fingerprint it expects.")
+        commandName: "inspect", abstract: "Show a pack's metadata, parameter counts and the backbone fingerprint it expects.",
+        discussion: """
+            Also checks the pack's content digest (format 1.1) and says whether its integrity could be checked.
+
+            Example:
+              ipet pack inspect esc50.ipet
+            """)
 
     @Argument(help: "The pack file.")
     var path: String

@@ -6,12 +6,19 @@ import IPETModels
 
 struct PackVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Check that a pack fits a backbone: fingerprint, architecture and shapes.")
+        commandName: "verify", abstract: "Check that a pack fits a backbone: fingerprint, architecture and shapes.",
+        discussion: """
+            Exit status 0 when the pack fits (with a warning when the backbone is a lower-precision copy of the one \
+            the pack was made for), 1 when it does not, naming both fingerprints and what differs.
+
+            Example:
+              ipet pack verify esc50.ipet --backbone ast-audioset
+            """)
 
     @Argument(help: "The pack file.")
     var path: String
 
-    @Option(help: "The backbone (model folder or converted file).")
+    @Option(help: ArgumentHelp(HelpText.backbone, valueName: "model"))
     var backbone: String
 
     @OptionGroup var compute: ComputeOptions

@@ -8,13 +8,22 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Run a backbone (and packs) over audio files; one record per file and pack.",
         discussion: """
-            INPUT are files, folders (searched recursively) and manifests (.csv/.tsv/.jsonl with a "path" and an
-            optional "label" column). JSON Lines records look like
-              {"file": "...", "pack": "...", "top": [{"label": "...", "score": 0.87}, ...]}
-            ("pack" only with --pack; "logits" with --logits). Inputs longer than the model's input are cut into
-            windows whose scores are averaged (--per-window: one record per window with start and end). A file
-            that fails gives an "error" record and the run goes on; exit status 0 when every file worked, 2 when
-            some failed, 1 when nothing could run.
+            JSON Lines records look like {"file": "...", "pack": "...", "top": [{"label": "...", "score": 0.87}, ...]} \
+            ("pack" only with --pack, "logits" with --logits); CSV and table formats carry the same fields \
+            (Formats/records.md).
+
+            Inputs longer than the model's input are cut into windows of that length whose scores are averaged \
+            (--per-window: one record per window with its start and end). Windows follow each other (or start every \
+            --hop seconds); the last one is kept when more than half a window of audio remains, and is padded. With \
+            --window 0 a longer input is scored on its first input length only, and its record says so (start, end).
+
+            A file that fails gives an "error" record and the run goes on; exit status 0 when every file worked, 2 \
+            when some failed, 1 when nothing could run. With -o FILE, --resume continues a killed run (the output is \
+            locked while a run writes it).
+
+            Examples:
+              ipet predict --backbone ast-audioset --format table --top-k 3 clips/
+              ipet predict --backbone ast-audioset --pack esc50.ipet --pack gtzan.ipet -o out.jsonl --resume data/
             """)
 
     @OptionGroup var options: RunOptions
@@ -37,7 +46,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Continue an interrupted run: skip inputs already answered in --output and append.")
     var resume = false
 
-    @Argument(help: "Audio files, folders or manifests.")
+    @Argument(help: ArgumentHelp(HelpText.inputs, valueName: "input"))
     var inputs: [String]
 
     func validate() throws {
@@ -85,7 +94,7 @@ struct PredictCommand: ParsableCommand {
             return !taskNames.isSubset(of: packs)
         }
         let writer = RecordWriter(format: format, topK: topK, includeLogits: logits, showPack: !options.pack.isEmpty,
-                                  nameWidth: min(60, items.map(\.name.count).max() ?? 4))
+                                  nameWidth: min(60, max(4, items.map(\.name.count).max() ?? 4)) + (perWindow ? 20 : 0))
         if let header = writer.header, resumed.keptBytes == 0 { sink.writeLine(header) }
         let progress = ProgressReporter(total: items.count, quiet: options.quiet)
         var failedFiles = 0, partial = 0

@@ -19,7 +19,7 @@ struct RecordWriter {
         case .json: return nil
         case .csv: return Self.csvHeader
         case .table:
-            return "file".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + "pack".padding(toLength: 20, withPad: " ", startingAt: 0)
+            return "file".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + Self.fit("pack", width: 20)
                 + "  top label" + String(repeating: " ", count: 14) + "score" + (topK > 1 ? "  next" : "")
         }
     }
@@ -67,8 +67,8 @@ struct RecordWriter {
             // One row per record, whatever the file name holds.
             var name = item.name.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
             if let s = answer.start, let e = answer.end { name += String(format: " [%.2f-%.2f s]", s, e) }
-            let first = name.padding(toLength: max(nameWidth, name.count), withPad: " ", startingAt: 0) + "  "
-                + answer.task.name.padding(toLength: 20, withPad: " ", startingAt: 0) + "  "
+            let first = Self.fit(name, width: nameWidth) + "  "
+                + Self.fit(answer.task.name, width: 20) + "  "
             if let error { return first + "error: " + error }
             let label = top.first?.0 ?? "-"
             // With --top-k N the runners-up follow the score, best first.
@@ -76,5 +76,12 @@ struct RecordWriter {
             return first + label.padding(toLength: max(23, label.count + 1), withPad: " ", startingAt: 0)
                 + (top.first.map { String(format: "%.3f", $0.1) } ?? "") + (next.isEmpty ? "" : "  " + next)
         }
+    }
+
+    /// `text` in a column of `width` characters: padded, or cut at the front with "…" when longer, so the rows of a
+    /// table stay aligned and keep the end of a name (the file name, the window) visible. JSON and CSV keep names whole.
+    static func fit(_ text: String, width: Int) -> String {
+        guard text.count > width else { return text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        return "…" + text.suffix(width - 1)
     }
 }

@@ -5,10 +5,10 @@ import IPETModels
 
 /// Options shared by the commands that run a backbone and packs over a collection of inputs.
 struct RunOptions: ParsableArguments {
-    @Option(help: "A Hugging Face model folder (config.json + model.safetensors) or a converted file.")
+    @Option(help: ArgumentHelp(HelpText.backbone, valueName: "model"))
     var backbone: String
 
-    @Option(help: "An IPET adapter pack to run on the backbone (repeatable).")
+    @Option(help: ArgumentHelp(HelpText.pack + " Repeatable: every pack runs on the one loaded backbone.", valueName: "pack.ipet"))
     var pack: [String] = []
 
     @Flag(name: .customLong("allow-mismatch"), help: "Run packs made for other weights of the same shape (with a warning).")
@@ -17,7 +17,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Scores: sigmoid (multi-label), softmax, or none (raw logits). Default: from the head.")
     var activation: ScoreActivation?
 
-    @Option(help: "Window length in seconds (default: the model's input length; 0 = no windows).")
+    @Option(help: "Window length in seconds (default: the model's input length, which is also the longest allowed; 0 = no windows: the first input length only).")
     var window: Double?
 
     @Option(help: "Hop between windows in seconds (default: the window length).")

@@ -9,34 +9,34 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Speaker verification: score a trial list, or read finished scores, and report EER and minDCF.",
         discussion: """
-            Metrics from existing scores:
-              ipet verify --scores FILE [--json]
-            FILE has lines `label score` (label 1 = same speaker, 0 = different);
-            later fields are ignored, so files written by --output read back.
+            Metrics from existing scores: ipet verify --scores FILE [--json], where FILE has lines `label score` \
+            (label 1 = same speaker, 0 = different); later fields are ignored, so files written by --output read back.
 
-            Scoring a trial list (VoxCeleb1-O lines `label enrol test`):
-              ipet verify --trials FILE (--embeddings CACHE | --backbone B --pack P)
-                          [--audio-root DIR] [--scoring ipet|cosine]
-                          [--cohort PATH [--top-n N]] [--output FILE] [--json]
-            CACHE is a safetensors file with one tensor [segments, dim] or [dim]
-            per utterance key. With --backbone and --pack, utterances missing
-            from it are computed from DIR/key (IPET: 5 segments per utterance)
-            and CACHE is rewritten, so re-scoring costs nothing.
-            ipet scoring: minus the mean Euclidean distance over all segment
-            pairs of the L2-normalised segment embeddings (IPET's rule); cosine:
-            the cosine of the means of the normalised segments. --cohort (a
-            safetensors file of cohort embeddings, or a folder of cohort audio)
-            applies s-norm, or adaptive s-norm over each side's N best cohort
-            scores with --top-n. --output writes `label score enrol test` lines
-            (the normalised scores when a cohort is given).
+            Scoring a trial list (VoxCeleb1-O lines `label enrol test`): ipet verify --trials FILE (--embeddings CACHE \
+            | --backbone B --pack P) [--audio-root DIR] [--scoring ipet|cosine] [--cohort PATH [--top-n N]] \
+            [--output FILE] [--json]. CACHE is a safetensors file with one tensor [segments, dim] or [dim] per \
+            utterance key. With --backbone and --pack, utterances missing from it are computed from DIR/key (IPET: 5 \
+            segments per utterance) and CACHE is rewritten, so re-scoring costs nothing; a cache made with another \
+            pack is refused.
 
-            EER: where P_fa = P_miss on the ROC, interpolating linearly between
-            the two operating points around the crossing (accept when score >=
-            threshold; tied scores move together). minDCF at p_target 0.01 and
-            0.05, C_miss = C_fa = 1, divided by min(p, 1 - p) as NIST defines it.
-            --json prints one object: eer (a fraction), min_dcf_p01,
-            min_dcf_p05, trials.
+            ipet scoring: minus the mean Euclidean distance over all segment pairs of the L2-normalised segment \
+            embeddings (IPET's rule); cosine: the cosine of the means of the normalised segments. --cohort (a \
+            safetensors file of cohort embeddings, or a folder of cohort audio) applies s-norm, or adaptive s-norm \
+            over each side's N best cohort scores with --top-n (means and population standard deviations, i.e. \
+            divided by N, of the cohort scores). --output writes `label score enrol test` lines (the normalised \
+            scores when a cohort is given).
+
+            EER: where P_fa = P_miss on the ROC, interpolating linearly between the two operating points around the \
+            crossing (accept when score >= threshold; tied scores move together). minDCF at p_target 0.01 and 0.05, \
+            C_miss = C_fa = 1, divided by min(p, 1 - p) as NIST defines it. --json prints one object: eer (a \
+            fraction), min_dcf_p01, min_dcf_p05, trials.
+
+            Examples:
+              ipet verify --scores scores.txt
+              ipet verify --trials veri_test.txt --backbone ast-audioset --pack speakers.ipet --audio-root vox1/wav \\
+                  --embeddings vox1-test.safetensors
             """)
+
 
     @Option(help: ArgumentHelp("Existing scores: lines `label score` (1 = same speaker).", valueName: "file"))
     var scores: String?

@@ -105,3 +105,25 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertEqual(sum, 1, accuracy: 1e-5)  // softmax head
     }
 }
+
+/// The table is for people: its columns stay aligned, whatever the names and windows.
+final class TableFormatTests: XCTestCase {
+    func testPerWindowRowsStayAlignedAndLongNamesAreCutAtTheFront() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let long = dir.appendingPathComponent(String(repeating: "very-long-folder-name/", count: 4))
+        try FileManager.default.createDirectory(at: long, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("audio/chirp_6s_16k.wav"), toPath: long.appendingPathComponent("chirp.wav").path)
+        let result = try CommandRunner.run(["predict", "--quiet", "--backbone", Fixtures.path("ast/tiny-b"), "--format", "table",
+                                            "--per-window", "--top-k", "1", Fixtures.path("audio/tone440_2s_16k.wav"), dir.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 1 + 1 + 3)
+        // The pack column starts at the same place on every line.
+        let column = try XCTUnwrap(lines[0].range(of: "pack")).lowerBound.utf16Offset(in: lines[0])
+        for line in lines.dropFirst() {
+            XCTAssertEqual(try XCTUnwrap(line.range(of: "backbone")).lowerBound.utf16Offset(in: line), column, line)
+        }
+        XCTAssertTrue(lines.last!.hasPrefix("…"), "a name longer than the column keeps its end: \(lines.last!)")
+        XCTAssertTrue(lines.last!.contains("chirp.wav [4.03-6.00 s]"), lines.last!)
+    }
+}

@@ -25,11 +25,17 @@ public enum CommandRunner {
 
     /// Runs `ipet args...`, optionally in `directory`, and collects its output. With a `timeout` (seconds) a command
     /// still running then is killed and reported with `timedOut` (so a test of "never hangs" fails instead of hanging).
+    /// `launcher` runs `ipet` through another program (`["/usr/bin/taskset", "-c", "0"]`).
     public static func run(_ args: [String], directory: URL? = nil, environment: [String: String] = [:],
-                           timeout: TimeInterval? = nil) throws -> Result {
+                           timeout: TimeInterval? = nil, launcher: [String] = []) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = args
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [executable.path] + args
+        } else {
+            process.executableURL = executable
+            process.arguments = args
+        }
         if let directory { process.currentDirectoryURL = directory }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
