@@ -99,7 +99,8 @@ public final class HDF5File: @unchecked Sendable {
                 _ = H5Pget_userblock(create, &userBlock)
                 H5Pclose(create)
             }
-            if let problem = HDF5Integrity.checkLocalHeaps(bytes, base: userBlock) ?? HDF5Integrity.checkGroupNodes(bytes, base: userBlock) {
+            if let problem = HDF5Integrity.checkLocalHeaps(bytes, base: userBlock) ?? HDF5Integrity.checkGroupNodes(bytes, base: userBlock)
+                ?? HDF5Integrity.checkLinkInfo(bytes, base: userBlock) {
                 H5Fclose(file)
                 HDF5Library.clearErrors()
                 throw HDF5Error(path: path, object: nil, problem: .corruptMetadata(problem))
