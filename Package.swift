@@ -19,6 +19,12 @@ let package = Package(
         .executable(name: "ipet", targets: ["ipet"]),
         .executable(name: "SafeTensorsFuzz", targets: ["SafeTensorsFuzz"]),
         .executable(name: "PickleFuzz", targets: ["PickleFuzz"]),
+        .executable(name: "PackFuzz", targets: ["PackFuzz"]),
+        .executable(name: "HDF5Fuzz", targets: ["HDF5Fuzz"]),
+        .executable(name: "AudioFuzz", targets: ["AudioFuzz"]),
+        .executable(name: "JSONFuzz", targets: ["JSONFuzz"]),
+        .executable(name: "ManifestFuzz", targets: ["ManifestFuzz"]),
+        .executable(name: "TrialFuzz", targets: ["TrialFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -66,6 +72,17 @@ let package = Package(
         .executableTarget(name: "SafeTensorsFuzz", dependencies: ["IPETFormats"]),
         // libFuzzer entry point for the PyTorch checkpoint (zip + pickle) reader.
         .executableTarget(name: "PickleFuzz", dependencies: ["IPETFormats"]),
+        // One libFuzzer target per reader of untrusted bytes (README "Fuzzing"); FuzzSupport writes inputs to
+        // scratch files for the readers that open by path.
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "PackFuzz", dependencies: ["IPETModels", "IPETFormats"]),
+        .executableTarget(name: "HDF5Fuzz", dependencies: ["IPETFormats", "FuzzSupport"]),
+        .executableTarget(name: "AudioFuzz", dependencies: ["IPETAudio", "FuzzSupport"]),
+        .executableTarget(name: "JSONFuzz", dependencies: ["IPETFormats", "IPETModels", "IPETAudio"]),
+        .executableTarget(
+            name: "ManifestFuzz",
+            dependencies: ["IPETEngine", "FuzzSupport", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "TrialFuzz", dependencies: ["IPETEngine", "IPETFormats"]),
 
         .target(name: "IPETTestSupport", dependencies: ["IPETFormats", "IPETTensor"], path: "Tests/IPETTestSupport"),
         .testTarget(name: "IPETFormatsTests", dependencies: ["IPETFormats", "IPETTestSupport"]),

@@ -13,7 +13,8 @@ import IPETFormats
 ///
 /// Channels are averaged the way `soundfile.read(path, dtype="float32")` followed by numpy's
 /// `x.mean(axis=1)` does it: a Float32 sum over the channels in order, then one Float32 division by the channel
-/// count (identical to numpy for up to 8 channels, where numpy's pairwise sum is still a plain loop).
+/// count (identical to numpy for up to 8 channels, where numpy's pairwise sum is still a plain loop). Where that
+/// Float32 sum overflows (float samples near ±3.4e38), numpy gives ±inf and we give the exact mean instead.
 /// Integer PCM is scaled by libsndfile (16-bit: x/32768); float files come through as stored.
 ///
 /// Hostile files: frames are read in bounded chunks (`sf_readf_float`, 64 Ki samples), the header's frame count
@@ -121,7 +122,15 @@ public struct AudioDecoder: Sendable {
                         let base = f * channels
                         var sum = interleaved[base]
                         for c in 1..<channels { sum += interleaved[base + c] }
-                        out[start + f] = sum / scale
+                        var mean = sum / scale
+                        if !mean.isFinite {
+                            // The Float32 sum of finite samples near ±3.4e38 (float files only) overflowed, where
+                            // numpy gives ±inf: the exact mean is finite, so take it in Double.
+                            var wide = 0.0
+                            for c in 0..<channels { wide += Double(interleaved[base + c]) }
+                            mean = Float(wide / Double(channels))
+                        }
+                        out[start + f] = mean
                     }
                 }
             }

@@ -147,6 +147,8 @@ public enum InputCatalog {
                 guard let p = pathKeys.lazy.compactMap({ object[$0]?.string }).first else {
                     throw EngineError(path: path, "line \(number + 1): no \"path\" field")
                 }
+                // As in CSV: an empty path would resolve to the manifest's own folder.
+                guard !p.isEmpty else { throw EngineError(path: path, "line \(number + 1): empty path") }
                 var l: [String] = []
                 for key in labelKeys {
                     if let s = object[key]?.string { l = LabelList.split(s) } else if let a = object[key]?.array { l = a.compactMap(\.string) }

@@ -10,35 +10,38 @@ public enum LabelList {
     }
 
     /// The labels of a `;`-separated field (escapes undone, surrounding spaces trimmed, empty entries dropped).
+    ///
+    /// Read by Unicode scalar, not by Character: a label may begin with a combining mark (a trimmed space before it),
+    /// and as Characters `;` plus that mark is one grapheme, so the separator would vanish (ManifestFuzz property).
     public static func split(_ text: String) -> [String] {
         var out: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var escaped = false
-        for c in text {
+        for c in text.unicodeScalars {
             if escaped {
                 current.append(c)
                 escaped = false
             } else if c == "\\" {
                 escaped = true
             } else if c == ";" {
-                out.append(current)
-                current = ""
+                out.append(String(current))
+                current = String.UnicodeScalarView()
             } else {
                 current.append(c)
             }
         }
         if escaped { current.append("\\") }
-        out.append(current)
+        out.append(String(current))
         return out.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// One label with `\`, `;` and `:` escaped.
+    /// One label with `\`, `;` and `:` escaped (by Unicode scalar, as `split` reads them).
     public static func escape(_ label: String) -> String {
-        var out = ""
-        for c in label {
+        var out = String.UnicodeScalarView()
+        for c in label.unicodeScalars {
             if c == "\\" || c == ";" || c == ":" { out.append("\\") }
             out.append(c)
         }
-        return out
+        return String(out)
     }
 }

@@ -51,7 +51,9 @@ public enum PathText {
                 return nil
             }
         }
-        return out
+        // One spelling per name: `\x41` or `\x1f` (bytes `escape` writes as they are) or upper-case hex decode
+        // fine but are not what `escape` writes, so two record names could stand for one file (ManifestFuzz).
+        return Array(escape(out).utf8) == utf8 ? out : nil
     }
 
     /// The path written the one way records use: `./` components, repeated and trailing slashes removed

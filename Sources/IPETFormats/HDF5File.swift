@@ -99,7 +99,8 @@ public final class HDF5File: @unchecked Sendable {
                 _ = H5Pget_userblock(create, &userBlock)
                 H5Pclose(create)
             }
-            if let problem = HDF5Integrity.checkLocalHeaps(bytes, base: userBlock) ?? HDF5Integrity.checkGroupNodes(bytes, base: userBlock) {
+            if let problem = HDF5Integrity.checkLocalHeaps(bytes, base: userBlock) ?? HDF5Integrity.checkGroupNodes(bytes, base: userBlock)
+                ?? HDF5Integrity.checkLinkInfo(bytes, base: userBlock) {
                 H5Fclose(file)
                 HDF5Library.clearErrors()
                 throw HDF5Error(path: path, object: nil, problem: .corruptMetadata(problem))
@@ -438,12 +439,17 @@ public final class HDF5File: @unchecked Sendable {
         guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw libraryError(object, "read the dimensions") }
         var count: UInt64 = 1
         var shape: [Int] = []
+        // The non-zero dimensions' product must fit an Int as well: an empty [0, 2^31, 2^32] has no elements, but a
+        // transpose or stride computed from its sizes overflows (HDF5Fuzz; as safetensors rule 6).
+        var nonZero = 1
         for d in dims {
             let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow, let dim = Int(exactly: d) else {
+            let (wide, wideOverflow) = nonZero.multipliedReportingOverflow(by: d == 0 ? 1 : Int(clamping: d))
+            guard !overflow, !wideOverflow, let dim = Int(exactly: d) else {
                 throw error(object, .sizeOverflow("dimensions \(dims) exceed 64-bit element counts"))
             }
             count = product
+            nonZero = wide
             shape.append(dim)
         }
         return (shape, count)

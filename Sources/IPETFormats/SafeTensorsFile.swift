@@ -197,6 +197,9 @@ public struct SafeTensorsHeader: Sendable {
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)
         var elements: UInt64 = 1
+        // Stricter: the non-zero dimensions' product must fit an Int too. An empty tensor such as [2^32, 2^31, 0]
+        // has 0 elements, yet `shape.reduce(1, *)` (Tensor, every consumer) overflows on its first two dimensions.
+        var nonZero = 1
         for d in dims {
             guard case let .integer(.nonNegative(v)) = d else {
                 throw error(.invalidEntry("shape dimensions must be non-negative integers"))
@@ -205,6 +208,11 @@ public struct SafeTensorsHeader: Sendable {
             guard !overflow else { throw error(.sizeOverflow) }
             elements = product
             guard let dim = Int(exactly: v) else { throw error(.sizeOverflow) }
+            if dim > 0 {
+                let (p, o) = nonZero.multipliedReportingOverflow(by: dim)
+                guard !o else { throw error(.sizeOverflow) }
+                nonZero = p
+            }
             shape.append(dim)
         }
         guard case let .integer(.nonNegative(begin64)) = offsets[0], case let .integer(.nonNegative(end64)) = offsets[1] else {

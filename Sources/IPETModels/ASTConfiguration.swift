@@ -36,16 +36,16 @@ public struct ASTConfiguration: Sendable, Equatable {
         guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else {
             throw ModelError(source, "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
         }
-        guard maxLength <= 65_536, melBins <= 1024, hiddenSize <= 65_536, layers <= 1000, intermediateSize <= 1 << 20 else {
+        guard maxLength <= 65_536, melBins <= 1024, hiddenSize <= ModelLimits.hiddenSize, (1...ModelLimits.layers).contains(layers),
+            (1...ModelLimits.intermediateSize).contains(intermediateSize)
+        else {
             throw ModelError(source, "sizes out of range: max_length \(maxLength) (≤ 65536), num_mel_bins \(melBins) (≤ 1024), "
                              + "hidden_size \(hiddenSize), num_hidden_layers \(layers), intermediate_size \(intermediateSize)")
         }
         guard patchSize > 0, frequencyStride > 0, timeStride > 0, melBins >= patchSize, maxLength >= patchSize else {
             throw ModelError(source, "patch_size \(patchSize) does not fit num_mel_bins \(melBins) × max_length \(maxLength)")
         }
-        var count = try configInt(config, "num_labels", default: 0, source: source)
-        if let id2label = config["id2label"]?.object { count = id2label.count }
-        labels = labelNames(config, count: count)
+        labels = try configLabels(config, source: source)
     }
 
     /// Patch rows along frequency: `(F − P) / stride_f + 1`.

@@ -110,7 +110,13 @@ public struct AdapterPack: @unchecked Sendable {
 
     /// Reads and validates a pack: metadata, version, and every tensor the configuration implies (no extras).
     public init(path: String) throws {
-        let file = try SafeTensorsFile(path: path)
+        try self.init(file: SafeTensorsFile(path: path))
+    }
+
+    /// Validates a pack already parsed as safetensors (from a file or bytes in memory, e.g. a fuzzer's input);
+    /// errors name `file.path`.
+    public init(file: SafeTensorsFile) throws {
+        let path = file.path
         func fail(_ message: String) -> ModelError { ModelError(path, message) }
         func json(_ key: String, required: Bool = true) throws -> JSONValue? {
             guard let text = file.metadataValue(key) else {
@@ -147,6 +153,12 @@ public struct AdapterPack: @unchecked Sendable {
         guard let hidden = b["hidden_size"]?.int, let layers = b["num_hidden_layers"]?.int, let heads = b["num_attention_heads"]?.int,
             hidden > 0, layers > 0, heads > 0
         else { throw fail("ipet.backbone needs positive hidden_size, num_hidden_layers and num_attention_heads") }
+        // The per-layer loop below runs before any tensor is missed when a pack has neither prompts nor adapters, so
+        // the counts are bounded here, as a backbone's config.json is (`ModelLimits`).
+        guard hidden <= ModelLimits.hiddenSize, layers <= ModelLimits.layers, heads <= hidden else {
+            throw fail("ipet.backbone sizes out of range: hidden_size \(hidden) (at most \(ModelLimits.hiddenSize)), "
+                       + "num_hidden_layers \(layers) (at most \(ModelLimits.layers)), num_attention_heads \(heads) (at most hidden_size)")
+        }
         guard let fingerprint = b["fingerprint"]?.string, fingerprint.hasPrefix(BackboneFingerprint.prefix) else {
             throw fail("ipet.backbone.fingerprint must be \"sha256:<hex>\"")
         }

@@ -37,6 +37,23 @@ func configIntList(_ config: JSONValue, _ key: String, default value: [Int], sou
     return out
 }
 
+/// The labels a config declares: `num_labels` (at most `ModelLimits.labels`), or as many as `id2label` has.
+func configLabels(_ config: JSONValue, source: String) throws(ModelError) -> [String] {
+    var count = try configInt(config, "num_labels", default: 0, source: source)
+    guard (0...ModelLimits.labels).contains(count) else {
+        throw ModelError(source, "config.json \"num_labels\" is \(count); it must be from 0 to \(ModelLimits.labels)")
+    }
+    if let id2label = config["id2label"]?.object { count = id2label.count }
+    return labelNames(config, count: count)
+}
+
+/// A config size that must lie in `range`; errors name the key.
+func configBound(_ key: String, _ value: Int, _ range: ClosedRange<Int>, source: String) throws(ModelError) {
+    guard range.contains(value) else {
+        throw ModelError(source, "config.json \"\(key)\" is \(value); it must be from \(range.lowerBound) to \(range.upperBound)")
+    }
+}
+
 /// Label names from `id2label` ordered by id; "LABEL_i" for gaps; `count` entries.
 func labelNames(_ config: JSONValue, count: Int) -> [String] {
     var names = (0..<count).map { "LABEL_\($0)" }

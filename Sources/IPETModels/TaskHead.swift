@@ -91,8 +91,11 @@ public struct TaskHead: @unchecked Sendable {
             for (name, t) in tensors.remaining where name.hasPrefix("head.") {
                 store.insert(t, canonical: String(name.dropFirst("head.".count)), original: name)
             }
+            // The heads read neither attention heads nor positional-conv groups; left at their defaults (12, 16),
+            // they would refuse every hidden size those do not divide (a 32-wide backbone).
             var members: [(key: String, value: JSONValue)] = [
                 ("hidden_size", .int(hidden)), ("num_hidden_layers", .int(layerCount)),
+                ("num_attention_heads", .int(1)), ("num_conv_pos_embedding_groups", .int(1)),
                 ("use_weighted_layer_sum", .bool(store.contains("layer_weights"))),
             ]
             if spec.type == .w2v2XVector {

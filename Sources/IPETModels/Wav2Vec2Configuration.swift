@@ -78,9 +78,35 @@ public struct Wav2Vec2Configuration: Sendable, Equatable {
         guard tdnnDim.count == tdnnKernel.count, tdnnDim.count == tdnnDilation.count else {
             throw ModelError(source, "tdnn_dim, tdnn_kernel and tdnn_dilation must have equal length")
         }
-        var count = try configInt(config, "num_labels", default: 0, source: source)
-        if let id2label = config["id2label"]?.object { count = id2label.count }
-        labels = labelNames(config, count: count)
+        // Bounds before anything is built from these numbers: the model and heads loop and allocate by them, and
+        // the frame arithmetic (receptive field, hop, `maximumSamples`) multiplies them.
+        try configBound("hidden_size", hiddenSize, 1...ModelLimits.hiddenSize, source: source)
+        try configBound("num_hidden_layers", layers, 1...ModelLimits.layers, source: source)
+        try configBound("intermediate_size", intermediateSize, 1...ModelLimits.intermediateSize, source: source)
+        try configBound("num_conv_pos_embeddings", positionKernel, 1...ModelLimits.kernel, source: source)
+        try configBound("classifier_proj_size", classifierProjectionSize, 1...ModelLimits.hiddenSize, source: source)
+        try configBound("xvector_output_dim", xvectorOutputDim, 1...ModelLimits.hiddenSize, source: source)
+        for (key, list, range) in [
+            ("conv_dim", convDim, 1...ModelLimits.hiddenSize), ("conv_kernel", convKernel, 1...ModelLimits.kernel),
+            ("conv_stride", convStride, 1...ModelLimits.kernel), ("tdnn_dim", tdnnDim, 1...ModelLimits.hiddenSize),
+            ("tdnn_kernel", tdnnKernel, 1...ModelLimits.kernel), ("tdnn_dilation", tdnnDilation, 1...ModelLimits.kernel),
+        ] {
+            try configBound("\(key) length", list.count, 1...ModelLimits.stackDepth, source: source)
+            for v in list { try configBound(key, v, range, source: source) }
+        }
+        // The longest input one pass takes, (maximumFrames − 1) · hop + receptive field, must be a number.
+        var field = 1, hop = 1, overflow = false
+        for (k, s) in zip(convKernel, convStride).reversed() {
+            let (scaled, o1) = (field - 1).multipliedReportingOverflow(by: s)
+            let (sum, o2) = scaled.addingReportingOverflow(k)
+            let (h, o3) = hop.multipliedReportingOverflow(by: s)
+            (field, hop, overflow) = (sum, h, overflow || o1 || o2 || o3)
+        }
+        let (span, o4) = (Wav2Vec2Model.maximumFrames - 1).multipliedReportingOverflow(by: hop)
+        guard !overflow, !o4, !span.addingReportingOverflow(field).overflow else {
+            throw ModelError(source, "conv_kernel \(convKernel) and conv_stride \(convStride) give a receptive field or hop beyond any input")
+        }
+        labels = try configLabels(config, source: source)
     }
 
     /// Frames the conv feature encoder makes from `samples` samples: `L ← ⌊(L − k)/s⌋ + 1` per layer (0 when the

@@ -139,4 +139,20 @@ final class SafeTensorsTests: XCTestCase {
         blob += Array(header.utf8) + [1, 2, 3, 4]
         XCTAssertThrowsError(try blob.withUnsafeBytes { try SafeTensorsFile(bytes: $0, path: "huge", owner: nil) })
     }
+
+    /// PackFuzz input (README "Fuzzing"): an empty tensor of shape [2^32, 2^31, 0] has 0 elements in 64 unsigned
+    /// bits, but `shape.reduce(1, *)` overflows an Int on its first two sizes and trapped in `Tensor(zeros:)`.
+    func testEmptyTensorWhoseSizesOverflowAnIntIsRejected() throws {
+        func file(_ shape: String) throws -> SafeTensorsFile {
+            let header = #"{"w":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,0]}}"#
+            var blob = [UInt8](repeating: 0, count: 8)
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { blob.replaceSubrange(0..<8, with: $0) }
+            blob += Array(header.utf8)
+            return try blob.withUnsafeBytes { try SafeTensorsFile(bytes: $0, path: "empty.safetensors", owner: nil) }
+        }
+        for shape in ["[4294967296,2147483648,0]", "[0,4294967296,2147483648]"] {
+            XCTAssertThrowsError(try file(shape), shape) { XCTAssertTrue("\($0)".contains("shape size overflows"), "\($0)") }
+        }
+        XCTAssertEqual(try file("[4294967296,2147483647,0]").tensors.first?.shape, [4_294_967_296, 2_147_483_647, 0])
+    }
 }

@@ -1,0 +1,25 @@
+import FuzzSupport
+import IPETAudio
+
+/// libFuzzer entry point for audio decoding: our RIFF/RIFX chunk walk (`RIFFDataChunk`, which reports a cut-off
+/// `data` chunk libsndfile would silently clamp) and `AudioDecoder.decode` through libsndfile, under both
+/// truncation policies. libsndfile opens by file, so each input is written to a scratch file in /dev/shm. Only our
+/// code is instrumented for coverage; a crash inside libsndfile still stops the run and is a finding to report.
+/// The decoded length is capped at 2^22 frames (the decoder's own `maximumFrames` bound, set low so one input cannot
+/// spend the whole time budget decoding; the default cap is one hour at 192 kHz).
+///   swift build --sanitize fuzzer --product AudioFuzz --scratch-path .build-fuzz-audio
+///   SWIFT_BACKTRACE=enable=no .build-fuzz-audio/debug/AudioFuzz <corpus> -dict=tools/fuzz-seeds/audio.dict
+/// Where inputs are written; a static, so it exists on first use whichever `main` runs (libFuzzer's does).
+enum Scratch { static let file = ScratchFile(name: "audio", extension: "wav") }
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzAudio(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard Scratch.file.replace(with: UnsafeRawBufferPointer(start: data, count: size)) else { return 0 }
+    for policy in [AudioDecoder.TruncationPolicy.reject, .decodeAvailable] {
+        if let audio = try? AudioDecoder(truncation: policy, maximumFrames: 1 << 22).decode(path: Scratch.file.path) {
+            precondition(!audio.samples.isEmpty && audio.samples.count <= 1 << 22, "decoded \(audio.samples.count) frames")
+            precondition(audio.samples.allSatisfy(\.isFinite), "decoded audio holds NaN or infinity")
+        }
+    }
+    return 0
+}
