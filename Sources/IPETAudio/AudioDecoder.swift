@@ -68,6 +68,8 @@ public struct AudioDecoder: Sendable {
         let fileSize = Int64(status.st_size)
         guard fileSize > 0 else { throw fail(.empty) }
 
+        if let problem = RIFFListCheck.problem(fd: fd, fileSize: fileSize) { throw fail(.notAudio(problem)) }
+
         var info = SF_INFO()
         let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
             guard let opened = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
