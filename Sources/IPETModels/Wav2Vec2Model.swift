@@ -71,7 +71,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         self.convLayers = convLayers
         let c = config.convDim.last!, d = config.hiddenSize
         projectionNorm = try LayerNorm(root.scope("feature_projection.layer_norm"), size: c, eps: config.layerNormEps)
-        projection = try Linear(root.scope("feature_projection.projection"), in: c, out: d)
+        projection = try Linear(root.scope("feature_projection.projection"), in: c, out: d, int8: true)
         let pos = root.scope("encoder.pos_conv_embed.conv")
         let g = config.positionGroups, cg = d / g, kp = config.positionKernel
         let effective: Tensor
@@ -90,13 +90,15 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             let attn = layer.scope("attention")
             blocks.append(Block(
                 attention: try SelfAttention(
-                    query: try Linear(attn.scope("q_proj"), in: d, out: d), key: try Linear(attn.scope("k_proj"), in: d, out: d),
-                    value: try Linear(attn.scope("v_proj"), in: d, out: d), output: try Linear(attn.scope("out_proj"), in: d, out: d),
+                    query: try Linear(attn.scope("q_proj"), in: d, out: d, int8: true),
+                    key: try Linear(attn.scope("k_proj"), in: d, out: d, int8: true),
+                    value: try Linear(attn.scope("v_proj"), in: d, out: d, int8: true),
+                    output: try Linear(attn.scope("out_proj"), in: d, out: d, int8: true),
                     heads: config.heads),
                 attentionNorm: try LayerNorm(layer.scope("layer_norm"), size: d, eps: config.layerNormEps),
                 feedForward: FeedForward(
-                    up: try Linear(layer.scope("feed_forward.intermediate_dense"), in: d, out: config.intermediateSize),
-                    down: try Linear(layer.scope("feed_forward.output_dense"), in: config.intermediateSize, out: d)),
+                    up: try Linear(layer.scope("feed_forward.intermediate_dense"), in: d, out: config.intermediateSize, int8: true),
+                    down: try Linear(layer.scope("feed_forward.output_dense"), in: config.intermediateSize, out: d, int8: true)),
                 finalNorm: try LayerNorm(layer.scope("final_layer_norm"), size: d, eps: config.layerNormEps)))
         }
         self.blocks = blocks

@@ -67,6 +67,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        guard compute.precision == .f32 else { throw ValidationError("--compute applies to running a model; convert stores int8 weights with --dtype int8") }
         guard ["f32", "f16", "bf16"].contains(dtype.lowercased()) else { throw ValidationError("--dtype takes f32, f16 or bf16") }
         guard CheckpointConverter.OutputFormat(rawValue: format) != nil else { throw ValidationError("--to takes safetensors or hdf5") }
         if ipetCheckpoint != nil {
