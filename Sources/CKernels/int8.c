@@ -133,3 +133,42 @@ void ipet_f32_to_bf16(const float *x, size_t rows, size_t cols, size_t ldx, uint
         }
     }
 }
+
+// The portable int8 product (`Int8Gemm` without oneDNN): four rows of A against one weight row at a time, so each
+// weight byte is loaded once per four rows; the inner loops are int8·int8 → int32 dot products that clang vectorises
+// (pmaddwd / vpdpbusd-free), exact like oneDNN's.
+#define IPET_INT8_GEMM(NAME, ATYPE)                                                                                    \
+    IPET_MULTIVERSION                                                                                                  \
+    void NAME(const ATYPE *a, size_t m, size_t k, const int8_t *w, size_t n, int32_t *c, size_t ldc) {               \
+        size_t r = 0;                                                                                                  \
+        for (; r + 4 <= m; r += 4) {                                                                                   \
+            const ATYPE *a0 = a + r * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;                                     \
+            for (size_t o = 0; o < n; o++) {                                                                           \
+                const int8_t *wo = w + o * k;                                                                          \
+                int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                                \
+                for (size_t i = 0; i < k; i++) {                                                                       \
+                    int32_t v = wo[i];                                                                                 \
+                    s0 += (int32_t)a0[i] * v;                                                                          \
+                    s1 += (int32_t)a1[i] * v;                                                                          \
+                    s2 += (int32_t)a2[i] * v;                                                                          \
+                    s3 += (int32_t)a3[i] * v;                                                                          \
+                }                                                                                                      \
+                c[r * ldc + o] = s0;                                                                                   \
+                c[(r + 1) * ldc + o] = s1;                                                                             \
+                c[(r + 2) * ldc + o] = s2;                                                                             \
+                c[(r + 3) * ldc + o] = s3;                                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (; r < m; r++) {                                                                                           \
+            const ATYPE *ar = a + r * k;                                                                               \
+            for (size_t o = 0; o < n; o++) {                                                                           \
+                const int8_t *wo = w + o * k;                                                                          \
+                int32_t s = 0;                                                                                         \
+                for (size_t i = 0; i < k; i++) s += (int32_t)ar[i] * (int32_t)wo[i];                                   \
+                c[r * ldc + o] = s;                                                                                    \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+IPET_INT8_GEMM(ipet_gemm_u8s8s32, uint8_t)
+IPET_INT8_GEMM(ipet_gemm_s8s8s32, int8_t)

@@ -187,7 +187,7 @@ public final class TaskModel: @unchecked Sendable {
     static func overridden(_ weights: WeightStore, with overrides: [String: Tensor]) -> WeightStore {
         guard !overrides.isEmpty else { return weights }
         let copy = weights.shallowCopy()
-        for (name, t) in overrides { copy.insert(t, canonical: name, original: "override.\(name)") }
+        for (name, t) in overrides { copy.insert(t, canonical: name, original: "override.\(name)", keepsFloat32: true) }
         return copy
     }
 

@@ -27,11 +27,17 @@ public final class WeightStore: @unchecked Sendable {
         self.originalNames = originalNames
     }
 
-    /// A float32 tensor; it replaces an int8 weight of the same name (a pack's override).
-    public func insert(_ tensor: Tensor, canonical: String, original: String) {
+    /// Names whose layer stays float32 even when the store quantises at load: a pack's overrides (a pack's tensors
+    /// are float32 in an int8 run, whether the backbone is an int8 file or quantised at load).
+    private var keptFloat32 = Set<String>()
+
+    /// A float32 tensor; it replaces an int8 weight of the same name. `keepsFloat32` (a pack's override): its layer
+    /// runs in float32 even in an int8 model.
+    public func insert(_ tensor: Tensor, canonical: String, original: String, keepsFloat32: Bool = false) {
         tensors[canonical] = tensor
         int8Weights[canonical] = nil
         originalNames[canonical] = original
+        if keepsFloat32 { keptFloat32.insert(canonical) }
     }
 
     /// A new store holding the same tensors and int8 weights (shared, not copied) and the same settings.
@@ -39,6 +45,7 @@ public final class WeightStore: @unchecked Sendable {
         let copy = WeightStore(source: source, tensors: tensors, originalNames: originalNames)
         copy.int8Weights = int8Weights
         copy.quantizesAtLoad = quantizesAtLoad
+        copy.keptFloat32 = keptFloat32
         return copy
     }
 
@@ -107,6 +114,7 @@ public final class WeightStore: @unchecked Sendable {
     /// when the store quantises at load, the float32 tensor quantised now (and kept in `int8Weights`, so a converter
     /// can write it). Nil when the layer runs in float32.
     public func int8Weight(_ name: String, shape: [Int]) throws(ModelError) -> QuantizedWeight? {
+        if keptFloat32.contains(name) { return nil }
         if let stored = int8Weights[name], tensors[name] == nil {
             requestLock.lock()
             requested.insert(name)

@@ -8,7 +8,9 @@ import CKernels
 /// that turns each int32 into float32 in place — `(acc − zero_r · Σq_c) · scale_r · scale_c + bias_c` — and the GELU
 /// when asked. Threads as for float32 (§7): row blocks over `ComputeThreads`, each block one thread; within a block,
 /// chunks of `chunkRows` rows, so a chunk's int32 result is still in L2 when it is rescaled (*measured*, one thread:
-/// m = 64 runs the MLP shapes at 460 GOP/s, m = 1214 at 380–440). oneDNN only: OpenBLAS has no int8 product.
+/// m = 64 runs the MLP shapes at 460 GOP/s, m = 1214 at 380–440). OpenBLAS has no int8 product: with `--gemm openblas`
+/// the int32 sums come from a portable C loop (`ipet_gemm_u8s8s32`), exact like oneDNN's, so both give the same
+/// bits; it is the fallback, not fast.
 public enum Int8Gemm {
     /// Rows quantised, multiplied and rescaled together (64 × 3072 int32 = 768 kB fits Zen 4's 1 MB L2).
     static let chunkRows = 64
@@ -21,6 +23,7 @@ public enum Int8Gemm {
         precondition(bias == nil || bias!.count == n)
         guard rows > 0, n > 0 else { return }
         let scheme = Int8ActivationScheme.current
+        let backend = GemmBackend.current
         guard k > 0 else {
             for r in 0..<rows {
                 if let bias { (y + r * n).update(from: bias.data, count: n) } else { (y + r * n).update(repeating: 0, count: n) }
@@ -32,21 +35,23 @@ public enum Int8Gemm {
         let range = scheme.isPerRow ? nil : tensorRange(x, rows: rows, cols: k)
         let threads = ComputeThreads.count
         guard parallel, threads > 1, rows >= 4 * threads, rows * n * k >= Gemm.parallelThreshold else {
-            return serial(x, rows: rows, weight: weight, bias: bias, activation: activation, into: y, scheme: scheme, range: range)
+            return serial(x, rows: rows, weight: weight, bias: bias, activation: activation, into: y, scheme: scheme, range: range,
+                          backend: backend)
         }
         let blocks = ComputeThreads.ranges(rows, minimum: 4)
         let (px, py) = (SendablePointer(x), SendablePointer(y))
         ComputeThreads.parallelFor(blocks.count) { i in
             let r = blocks[i]
             serial(px.pointer + r.lowerBound * k, rows: r.count, weight: weight, bias: bias, activation: activation,
-                   into: py.pointer + r.lowerBound * n, scheme: scheme, range: range)
+                   into: py.pointer + r.lowerBound * n, scheme: scheme, range: range, backend: backend)
         }
     }
 
     /// One thread: the rows in chunks of `chunkRows`.
     static func serial(
         _ x: UnsafePointer<Float>, rows: Int, weight: QuantizedWeight, bias: Tensor?, activation: GemmActivation,
-        into y: UnsafeMutablePointer<Float>, scheme: Int8ActivationScheme, range: (lo: Float, hi: Float)?
+        into y: UnsafeMutablePointer<Float>, scheme: Int8ActivationScheme, range: (lo: Float, hi: Float)?,
+        backend: GemmBackend
     ) {
         let n = weight.outFeatures, k = weight.inFeatures
         let chunk = min(rows, chunkRows)
@@ -72,10 +77,19 @@ public enum Int8Gemm {
             } else {
                 ipet_quantize_rows_u8(xc, m, k, k, inverse, zero, top, bytes.assumingMemoryBound(to: UInt8.self))
             }
-            let matmul = OneDNNInt8Matmul.cached(.init(m: m, n: n, k: k, signedSource: scheme.isSigned))
-            let packed = OneDNNPackedInt8Weights.packed(weight, layout: matmul.weightsLayout)
             let acc = UnsafeMutableRawPointer(yc).assumingMemoryBound(to: Int32.self)
-            withExtendedLifetime(packed) { matmul.run(a: bytes, packed: packed.memory, c: acc) }
+            switch backend {
+            case .onednn:
+                let matmul = OneDNNInt8Matmul.cached(.init(m: m, n: n, k: k, signedSource: scheme.isSigned))
+                let packed = OneDNNPackedInt8Weights.packed(weight, layout: matmul.weightsLayout)
+                withExtendedLifetime(packed) { matmul.run(a: bytes, packed: packed.memory, c: acc) }
+            case .openblas:
+                if scheme.isSigned {
+                    ipet_gemm_s8s8s32(bytes.assumingMemoryBound(to: Int8.self), m, k, weight.data, n, acc, n)
+                } else {
+                    ipet_gemm_u8s8s32(bytes.assumingMemoryBound(to: UInt8.self), m, k, weight.data, n, acc, n)
+                }
+            }
             weight.sums.withUnsafeBufferPointer { sums in
                 ipet_rescale_s32(acc, m, n, n, scale, scheme.isSigned ? nil : zero, weight.scales.data, sums.baseAddress,
                                  bias?.data)

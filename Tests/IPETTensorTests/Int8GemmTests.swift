@@ -144,3 +144,37 @@ final class Int8GemmTests: XCTestCase {
         }
     }
 }
+
+/// The portable int8 product (`--gemm openblas`) against oneDNN's: both sum the same bytes exactly in int32 and share
+/// the rescale, so the outputs are the same bits.
+final class Int8GemmBackendTests: XCTestCase {
+    override func setUp() { ComputeThreads.configure(2) }
+    override func tearDown() {
+        GemmBackend.current = .onednn
+        Int8ActivationScheme.current = .u8PerRow
+    }
+
+    func testPortableProductEqualsOneDNNBitForBit() {
+        for (m, n, k) in [(37, 29, 50), (203, 192, 96), (9, 768, 3072)] {
+            var state: UInt64 = UInt64(m * n + k)
+            func next() -> Float {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Float(state >> 40) / Float(1 << 24) * 2 - 1
+            }
+            let x = (0..<(m * k)).map { _ in next() * 3 }
+            let w = QuantizedWeight.quantize(Tensor(shape: [n, k], values: (0..<(n * k)).map { _ in next() * 0.1 }))
+            let bias = Tensor(shape: [n], values: (0..<n).map { _ in next() })
+            for scheme in Int8ActivationScheme.allCases {
+                Int8ActivationScheme.current = scheme
+                var outputs: [[Float]] = []
+                for backend in GemmBackend.allCases {
+                    GemmBackend.current = backend
+                    var y = [Float](repeating: .nan, count: m * n)
+                    x.withUnsafeBufferPointer { Int8Gemm.linear($0.baseAddress!, rows: m, weight: w, bias: bias, into: &y) }
+                    outputs.append(y)
+                }
+                XCTAssertEqual(outputs[0], outputs[1], "\(m)×\(n)×\(k) \(scheme)")
+            }
+        }
+    }
+}

@@ -33,6 +33,13 @@ void ipet_quantize_rows_s8(const float *x, size_t rows, size_t cols, size_t ldx,
 void ipet_rescale_s32(int32_t *acc, size_t rows, size_t cols, size_t ld, const float *rowScale, const int32_t *zero,
                       const float *colScale, const int32_t *sums, const float *bias);
 
+/// c[r][o] = Σ_i a[r][i] · w[o][i] in int32 (exact), for `m` rows of `k` unsigned bytes against a row-major
+/// `[n, k]` int8 weight; rows of c have stride `ldc`. The portable product, used when oneDNN is not (`--gemm openblas`).
+void ipet_gemm_u8s8s32(const uint8_t *a, size_t m, size_t k, const int8_t *w, size_t n, int32_t *c, size_t ldc);
+
+/// The same with signed bytes.
+void ipet_gemm_s8s8s32(const int8_t *a, size_t m, size_t k, const int8_t *w, size_t n, int32_t *c, size_t ldc);
+
 /// float32 → bfloat16 with round-to-nearest-even (NaN kept quiet), `rows` rows of `cols` values from stride `ldx`
 /// to stride `ldy`.
 void ipet_f32_to_bf16(const float *x, size_t rows, size_t cols, size_t ldx, uint16_t *y, size_t ldy);
