@@ -80,7 +80,7 @@ public enum CheckpointConverter {
             for (name, shape, v) in values { writer.add(.init(name: name, shape: shape, floats: v, as: floatType)) }
             for (name, q) in int8 {
                 let bytes = Array(UnsafeRawBufferPointer(start: q.data, count: q.outFeatures * q.inFeatures))
-                writer.add(.init(name: name, dtype: .i8, shape: q.shape, data: bytes))
+                writer.add(.init(name: name, dtype: .i8, shape: q.storedShape, data: bytes))
                 writer.add(.init(name: name + Int8Checkpoint.scaleSuffix, shape: [q.outFeatures], floats: q.scales.array))
             }
             try writer.write(to: output)

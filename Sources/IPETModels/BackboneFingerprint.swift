@@ -28,7 +28,7 @@ public enum BackboneFingerprint {
             // A float32 tensor, or an int8 weight read from a file, hashed as the float32 values it stands for.
             let tensor = weights.tensors[name]
             let int8 = tensor == nil ? weights.int8Weights[name] : nil
-            let shape = tensor?.shape ?? int8!.shape
+            let shape = tensor?.shape ?? int8!.storedShape
             buffer.removeAll(keepingCapacity: true)
             let nameBytes = Array(name.utf8)
             append(UInt64(nameBytes.count), to: &buffer)

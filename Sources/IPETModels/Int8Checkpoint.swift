@@ -32,8 +32,8 @@ public enum Int8Checkpoint {
         var scaleNames = Set<String>()
         for t in tensors where t.dtype == .i8 {
             let name = printableUntrusted(t.name)
-            guard t.shape.count == 2 else {
-                throw ModelError(path, "int8 tensor \"\(name)\" has shape \(t.shape); int8 tensors are Linear weights [out, in]")
+            guard t.shape.count >= 2, t.shape[0] > 0 else {
+                throw ModelError(path, "int8 tensor \"\(name)\" has shape \(t.shape); int8 tensors are weights [out, in] or [out, in, k]")
             }
             let scaleName = t.name + scaleSuffix
             guard let scale = byName[scaleName] else {
@@ -56,7 +56,8 @@ public enum Int8Checkpoint {
             guard let load = t.loadInt8 else {
                 throw ModelError(path, "int8 tensor \"\(name)\" cannot be read from this format (int8 weights are stored in safetensors)")
             }
-            int8.append((t.name, QuantizedWeight(values: try load(), outFeatures: t.shape[0], inFeatures: t.shape[1], scales: scales)))
+            int8.append((t.name, QuantizedWeight(values: try load(), outFeatures: t.shape[0], inFeatures: t.shape.dropFirst().reduce(1, *),
+                                                 scales: scales, storedShape: t.shape)))
             scaleNames.insert(scaleName)
         }
         for t in tensors where t.name.hasSuffix(scaleSuffix) && !scaleNames.contains(t.name) {

@@ -30,6 +30,8 @@ public final class WeightStore: @unchecked Sendable {
     /// Names whose layer stays float32 even when the store quantises at load: a pack's overrides (a pack's tensors
     /// are float32 in an int8 run, whether the backbone is an int8 file or quantised at load).
     private var keptFloat32 = Set<String>()
+    /// Float32 values of int8-stored weights computed in float32 (`storedInt8Tensor`), made once.
+    private var dequantized: [String: Tensor] = [:]
 
     /// A float32 tensor; it replaces an int8 weight of the same name. `keepsFloat32` (a pack's override): its layer
     /// runs in float32 even in an int8 model.
@@ -46,11 +48,12 @@ public final class WeightStore: @unchecked Sendable {
         copy.int8Weights = int8Weights
         copy.quantizesAtLoad = quantizesAtLoad
         copy.keptFloat32 = keptFloat32
+        copy.dequantized = dequantized
         return copy
     }
 
     /// The shape of weight `name`, float32 or int8.
-    public func shape(of name: String) -> [Int]? { tensors[name]?.shape ?? int8Weights[name]?.shape }
+    public func shape(of name: String) -> [Int]? { tensors[name]?.shape ?? int8Weights[name]?.storedShape }
 
     /// An int8 weight read from a file (its float32 values are `q · scale`).
     public func insert(_ weight: QuantizedWeight, canonical: String, original: String) {
@@ -119,8 +122,8 @@ public final class WeightStore: @unchecked Sendable {
             requestLock.lock()
             requested.insert(name)
             requestLock.unlock()
-            guard stored.shape == shape else {
-                throw ModelError(source, "int8 tensor \"\(originalNames[name] ?? name)\" has shape \(stored.shape), expected \(shape)")
+            guard stored.storedShape == shape else {
+                throw ModelError(source, "int8 tensor \"\(originalNames[name] ?? name)\" has shape \(stored.storedShape), expected \(shape)")
             }
             return stored
         }
@@ -132,6 +135,37 @@ public final class WeightStore: @unchecked Sendable {
         let made = QuantizedWeight.quantize(weight)
         int8Weights[name] = made
         return made
+    }
+
+    /// Float32 values of a weight an int8 model *stores* in int8 but computes in float32 (wav2vec 2.0's convolutions,
+    /// `Formats/int8.md`): an int8 file's values dequantised (`q · scale`), or, when the store quantises at load, the
+    /// float32 weight rounded to the same int8 grid, so `--compute int8` and the converted file compute the same
+    /// numbers. A float32 store gives the tensor as it is.
+    public func storedInt8Tensor(_ name: String, shape: [Int]) throws(ModelError) -> Tensor {
+        if keptFloat32.contains(name) || (tensors[name] != nil && !quantizesAtLoad) { return try tensor(name, shape: shape) }
+        requestLock.lock()
+        if let made = dequantized[name] {
+            requested.insert(name)
+            requestLock.unlock()
+            return made
+        }
+        requestLock.unlock()
+        let weight: QuantizedWeight
+        if let stored = int8Weights[name], tensors[name] == nil {
+            guard stored.storedShape == shape else {
+                throw ModelError(source, "int8 tensor \"\(originalNames[name] ?? name)\" has shape \(stored.storedShape), expected \(shape)")
+            }
+            weight = stored
+        } else {
+            weight = QuantizedWeight.quantize(try tensor(name, shape: shape).reshaped(shape))
+        }
+        let values = weight.dequantized()
+        requestLock.lock()
+        defer { requestLock.unlock() }
+        requested.insert(name)
+        int8Weights[name] = weight
+        dequantized[name] = values
+        return values
     }
 
     /// A view that prefixes every name with `prefix.`.

@@ -12,8 +12,8 @@ import XCTest
 /// The bound, stated once for every fixture: the int8 model keeps float32's top-1 on every clip of a model with a
 /// classification head, and each output (logits, or the embedding of a headless backbone) differs from float32's by
 /// at most 5 % of the largest float32 magnitude of that output (max |Δ| ≤ 0.05 · max |y_f32|). Measured with
-/// u8-per-row activations, the default: 0.8–3.7 % on these random tiny models (3.7 % on tiny-b, whose logits are
-/// small), figures in `docs/native-libraries.md` §8.
+/// u8-per-row activations, the default: 1.3–3.7 % on these random tiny models (3.7 % on tiny-b, whose logits are
+/// small; wav2vec 2.0's include its convolutions stored in int8), figures in `docs/native-libraries.md` §8.
 final class Int8BackboneTests: XCTestCase {
     override func setUp() { ComputeThreads.configure(2) }
     override func tearDown() {
@@ -54,7 +54,8 @@ final class Int8BackboneTests: XCTestCase {
     }
 
     /// max over clips of max |Δ| / max |y_f32|, and whether every top-1 was kept.
-    private func compare(_ fixture: String, int8 backbone: Backbone, file: StaticString = #filePath, line: UInt = #line) throws
+    private func compare(_ fixture: String, int8 backbone: Backbone, bound: Float = relativeBound,
+                         file: StaticString = #filePath, line: UInt = #line) throws
         -> Float
     {
         let reference = try outputs(try Backbone.load(Self.path(fixture)), fixture: fixture)
@@ -65,7 +66,7 @@ final class Int8BackboneTests: XCTestCase {
             let scale = r.values.map(abs).max() ?? 0
             let error = maxAbsDifference(r.values, q.values) / max(scale, 1e-12)
             worst = max(worst, error)
-            XCTAssertLessThanOrEqual(error, Self.relativeBound, "\(fixture) \(r.clip)", file: file, line: line)
+            XCTAssertLessThanOrEqual(error, bound, "\(fixture) \(r.clip)", file: file, line: line)
             if r.hasLogits {
                 XCTAssertEqual(ScoreRanking.order(q.values).first, ScoreRanking.order(r.values).first, "\(fixture) \(r.clip): top-1",
                                file: file, line: line)
@@ -99,8 +100,9 @@ final class Int8BackboneTests: XCTestCase {
         }
     }
 
-    /// Every activation scheme keeps the top-1 and the bound on every fixture (the default was chosen among them on
-    /// the demo and full-size models, `docs/native-libraries.md` §8); the figures are printed side by side.
+    /// Every activation scheme keeps the top-1 on every fixture, within twice the bound (the default within the bound;
+    /// it was chosen among them on full-size models, `docs/native-libraries.md` §8); the figures are printed side by
+    /// side.
     func testEveryActivationSchemeKeepsTopOneWithinTheBound() throws {
         let fixtures = Self.astFixtures + Self.wav2vec2Fixtures
         var lines: [String] = []
@@ -108,7 +110,9 @@ final class Int8BackboneTests: XCTestCase {
             Int8ActivationScheme.current = scheme
             var worst: [String] = []
             for fixture in fixtures {
-                worst.append(String(format: "%.4f", try compare(fixture, int8: try Backbone.load(Self.path(fixture), compute: .int8))))
+                let bound = scheme == .u8PerRow ? Self.relativeBound : 2 * Self.relativeBound
+                worst.append(String(format: "%.4f", try compare(fixture, int8: try Backbone.load(Self.path(fixture), compute: .int8),
+                                                                bound: bound)))
             }
             lines.append("\(scheme.rawValue): \(worst.joined(separator: " "))")
         }
