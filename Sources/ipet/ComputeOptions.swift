@@ -35,6 +35,6 @@ struct ComputeOptions: ParsableArguments {
         let level: Logger.Level = verbose ? .debug : .warning
         MessageLogHandler.level = level
         let library = gemm == .onednn ? Gemm.oneDNNDescription : "OpenBLAS"
-        Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason)); GEMM: \(gemm.rawValue) (\(library))")
+        Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason)); GEMM: \(gemm.rawValue) (\(library)); compute: \(precision.rawValue)")
     }
 }

@@ -100,6 +100,27 @@ final class Int8BackboneTests: XCTestCase {
         }
     }
 
+    /// wav2vec 2.0's convolutions are stored in int8 (computed in float32 from `q · scale`), and converting the
+    /// int8 file back to float32 keeps its fingerprint (every int8 tensor counts as `q · scale`, whatever its rank).
+    func testWav2Vec2ConvolutionsAreStoredInInt8AndConvertBack() throws {
+        let dir = Fixtures.temporaryDirectory("int8-w2v")
+        let int8 = dir.appendingPathComponent("int8.safetensors").path, back = dir.appendingPathComponent("back.safetensors").path
+        let result = try CheckpointConverter.convert(input: Self.path("ln-preln-seqcls"), output: int8, dtype: .i8)
+        let file = try SafeTensorsFile(path: int8)
+        let convs = file.tensors.filter { $0.name.hasSuffix("conv.weight") || $0.name.hasSuffix("conv.weight_v") }
+        XCTAssertFalse(convs.isEmpty)
+        for t in convs {
+            XCTAssertEqual(t.dtype, .i8, t.name)
+            XCTAssertEqual(t.shape.count, 3, t.name)
+            XCTAssertEqual(file.info(t.name + Int8Checkpoint.scaleSuffix)?.shape, [t.shape[0]], t.name)
+        }
+        XCTAssertEqual(file.info("wav2vec2.encoder.pos_conv_embed.conv.weight_g")?.dtype, .f32)
+        let reverted = try CheckpointConverter.convert(input: int8, output: back)
+        XCTAssertEqual(reverted.fingerprint, result.fingerprint)
+        XCTAssertEqual(reverted.derivedFrom, result.derivedFrom)
+        XCTAssertEqual(try Backbone.load(back).fingerprint, try Backbone.load(int8).fingerprint)
+    }
+
     /// Every activation scheme keeps the top-1 on every fixture, within twice the bound (the default within the bound;
     /// it was chosen among them on full-size models, `docs/native-libraries.md` §8); the figures are printed side by
     /// side.
