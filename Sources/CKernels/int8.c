@@ -119,21 +119,6 @@ void ipet_rescale_s32(int32_t *acc, size_t rows, size_t cols, size_t ld, const f
     }
 }
 
-IPET_MULTIVERSION
-void ipet_f32_to_bf16(const float *x, size_t rows, size_t cols, size_t ldx, uint16_t *y, size_t ldy) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *in = x + r * ldx;
-        uint16_t *out = y + r * ldy;
-        for (size_t c = 0; c < cols; c++) {
-            uint32_t bits;
-            memcpy(&bits, &in[c], sizeof bits);
-            uint32_t rounded = bits + 0x7FFFu + ((bits >> 16) & 1u);
-            uint32_t isNaN = (bits & 0x7FFFFFFFu) > 0x7F800000u;
-            out[c] = isNaN ? (uint16_t)((bits >> 16) | 0x40u) : (uint16_t)(rounded >> 16);
-        }
-    }
-}
-
 // The portable int8 product (`Int8Gemm` without oneDNN): four rows of A against one weight row at a time, so each
 // weight byte is loaded once per four rows; the inner loops are int8·int8 → int32 dot products that clang vectorises
 // (pmaddwd / vpdpbusd-free), exact like oneDNN's.

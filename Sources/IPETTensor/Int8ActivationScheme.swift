@@ -29,11 +29,11 @@ public enum Int8ActivationScheme: String, CaseIterable, Sendable {
         set { selected = newValue }
     }
 
-    /// The largest quantised magnitude: 255 for u8 (127 for s8), halved where oneDNN has no VNNI (its `vpmaddubsw`
-    /// path sums pairs of u8·s8 products in 16 bits, which saturate above 32767: oneDNN's int8 notes).
-    var top: Int32 {
-        let full: Int32 = isSigned ? 127 : 255
-        return OneDNN.hasVNNI ? full : full / 2
+    /// The largest quantised magnitude: 127 for s8; 255 for u8, 127 where oneDNN has no VNNI (its `vpmaddubsw`
+    /// path sums pairs of u8·s8 products in 16 bits, which saturate above 32767: 2 · 127 · 127 fits, 2 · 255 · 127 does
+    /// not; oneDNN's int8 notes). s8 sources do not go through oneDNN there at all (`Int8Gemm.usesOneDNN`).
+    public var top: Int32 {
+        isSigned ? 127 : (OneDNN.hasVNNI ? 255 : 127)
     }
 
     /// Scale, its inverse and zero point for values in [lo, hi]: what `x ≈ (q − zero) · scale` uses. A range that is

@@ -78,12 +78,12 @@ public enum Int8Gemm {
                 ipet_quantize_rows_u8(xc, m, k, k, inverse, zero, top, bytes.assumingMemoryBound(to: UInt8.self))
             }
             let acc = UnsafeMutableRawPointer(yc).assumingMemoryBound(to: Int32.self)
-            switch backend {
-            case .onednn:
+            switch Self.usesOneDNN(backend, scheme) {
+            case true:
                 let matmul = OneDNNInt8Matmul.cached(.init(m: m, n: n, k: k, signedSource: scheme.isSigned))
                 let packed = OneDNNPackedInt8Weights.packed(weight, layout: matmul.weightsLayout)
                 withExtendedLifetime(packed) { matmul.run(a: bytes, packed: packed.memory, c: acc) }
-            case .openblas:
+            case false:
                 if scheme.isSigned {
                     ipet_gemm_s8s8s32(bytes.assumingMemoryBound(to: Int8.self), m, k, weight.data, n, acc, n)
                 } else {
@@ -97,6 +97,14 @@ public enum Int8Gemm {
             if activation == .gelu { Kernels.geluSerial(yc, count: m * n) }
             r0 += m
         }
+    }
+
+    /// Whether the int32 sums come from oneDNN: with `--gemm onednn`, except s8 sources on an ISA without VNNI, where
+    /// oneDNN shifts them to u8 by +128 and its 16-bit pair sums saturate whatever their range (*measured* with
+    /// `ONEDNN_MAX_CPU_ISA=AVX2`: s8 outputs wrong by up to 0.4 on unit-scale tests, u8 ones exact); the portable
+    /// product is exact there.
+    static func usesOneDNN(_ backend: GemmBackend, _ scheme: Int8ActivationScheme) -> Bool {
+        backend == .onednn && (!scheme.isSigned || OneDNN.hasVNNI)
     }
 
     /// Smallest and largest value of `x` (`rows × cols`).

@@ -108,22 +108,14 @@ enum OneDNN {
     /// intermediate 16-bit sum). Without it oneDNN's int8 kernels use `vpmaddubsw`, whose pairwise 16-bit sums saturate
     /// for u8 activations above 127 against large weights (oneDNN's "int8 computations" notes), so `Int8Gemm`
     /// quantises activations to 7 bits there.
-    static var hasVNNI: Bool {
+    static let hasVNNI: Bool = {
         switch dnnl_get_effective_cpu_isa() {
         case dnnl_cpu_isa_avx2_vnni, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx:
             return true
         default:
             return false
         }
-    }
-
-    /// Whether oneDNN has native bf16 dot products here (`avx512_core_bf16` or AMX).
-    static var hasBF16: Bool {
-        switch dnnl_get_effective_cpu_isa() {
-        case dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx: return true
-        default: return false
-        }
-    }
+    }()
 
     /// "major.minor.patch" of the loaded library.
     static var version: String {

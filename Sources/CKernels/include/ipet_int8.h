@@ -40,8 +40,4 @@ void ipet_gemm_u8s8s32(const uint8_t *a, size_t m, size_t k, const int8_t *w, si
 /// The same with signed bytes.
 void ipet_gemm_s8s8s32(const int8_t *a, size_t m, size_t k, const int8_t *w, size_t n, int32_t *c, size_t ldc);
 
-/// float32 → bfloat16 with round-to-nearest-even (NaN kept quiet), `rows` rows of `cols` values from stride `ldx`
-/// to stride `ldy`.
-void ipet_f32_to_bf16(const float *x, size_t rows, size_t cols, size_t ldx, uint16_t *y, size_t ldy);
-
 #endif
