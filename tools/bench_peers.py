@@ -23,8 +23,10 @@ into another engine's timing):
   QInt8, QUInt8 if QInt8 fails: the output says which); SessionOptions intra_op_num_threads = threads,
   inter_op_num_threads = 1, CPU execution provider;
 - ipet float32 with `--gemm onednn` and `--gemm openblas` (when the binary has no --gemm: its built-in GEMM), and
-  `--compute int8` when `ipet predict --help` lists --compute ("not available" otherwise). ipet runs a file converted
-  by `ipet convert` (float32).
+  `--compute int8` (the float32 file quantised at load) when `ipet predict --help` lists --compute ("not available"
+  otherwise). ipet runs a file converted by `ipet convert` (float32); the row "ipet int8 file" runs the file
+  `ipet convert --dtype int8` wrote (no flag: an int8 file computes in int8), whose size is printed beside the
+  float32 file's.
 
 What each number is:
 - "model s": one clip's model forward, best / median of --repeats after one warm-up. PyTorch / ORT: the forward call
@@ -122,6 +124,10 @@ class Spec:
     @property
     def converted(self) -> Path:
         return self.folder / "ipet-f32.safetensors"
+
+    @property
+    def converted_int8(self) -> Path:
+        return self.folder / "ipet-int8.safetensors"
 
     def packs(self) -> list[Path]:
         return [self.folder / f"pack-{i + 1}.ipet" for i in range(PACKS)] if self.name == "wav2vec2" else []
@@ -383,6 +389,7 @@ class IpetVariant:
     label: str
     flags: list[str] | None  # None: not available in this binary
     note: str = ""
+    int8_file: bool = False  # runs the `ipet convert --dtype int8` file instead of the float32 one
 
 
 def ipet_help(ipet: Path, *sub: str) -> str:
@@ -395,6 +402,7 @@ def ipet_variants(ipet: Path) -> tuple[list[IpetVariant], dict]:
     predict, bench = ipet_help(ipet, "predict"), ipet_help(ipet, "bench", "throughput")
     gemm = "--gemm" in predict and "onednn" in predict.lower()
     compute = "--compute" in predict
+    int8_file = "int8" in ipet_help(ipet, "convert")
     out = [
         IpetVariant("ipet-f32-onednn", "ipet f32 --gemm onednn", ["--gemm", "onednn"] if gemm else None,
                     "" if gemm else "this binary has no --gemm"),
@@ -402,6 +410,8 @@ def ipet_variants(ipet: Path) -> tuple[list[IpetVariant], dict]:
         IpetVariant("ipet-f32-openblas", "ipet f32 (built-in GEMM)", [], "no --gemm option: the binary's only GEMM"),
         IpetVariant("ipet-int8", "ipet --compute int8", ["--compute", "int8"] if compute else None,
                     "" if compute else "`ipet predict --help` has no --compute"),
+        IpetVariant("ipet-int8-file", "ipet int8 file (convert)", [] if int8_file else None,
+                    "" if int8_file else "`ipet convert --help` has no int8", int8_file=True),
     ]
     return out, {"gemm": gemm, "compute": compute, "bench_gemm": "--gemm" in bench, "bench_compute": "--compute" in bench}
 
@@ -436,11 +446,11 @@ def ipet_throughput(ipet: Path, backbone: Path, seconds: float, flags: list[str]
     return {"per_clip_s": per_clip, "stages": stages}
 
 
-def convert_for_ipet(ipet: Path, spec: Spec) -> Path:
-    """`ipet convert` (float32) of the HF folder, redone when the binary is newer than the converted file."""
-    out = spec.converted
+def convert_for_ipet(ipet: Path, spec: Spec, int8: bool = False) -> Path:
+    """`ipet convert` (float32, or `--dtype int8`) of the HF folder, redone when the binary is newer than the file."""
+    out = spec.converted_int8 if int8 else spec.converted
     if not out.exists() or out.stat().st_mtime < ipet.stat().st_mtime:
-        cmd = [str(ipet), "convert", str(spec.hf), str(out)]
+        cmd = [str(ipet), "convert", str(spec.hf), str(out)] + (["--dtype", "int8"] if int8 else [])
         print(f"[ipet] {' '.join(cmd)}", flush=True)
         out.unlink(missing_ok=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -538,7 +548,12 @@ def bench_model(spec: Spec, ipet: Path | None, args) -> dict:
     variants, caps = ipet_variants(ipet)
     result["ipet_options"] = caps
     for v in variants:
-        rows.append(bench_ipet(spec, ipet, backbone, v, caps, args))
+        if v.int8_file and v.flags is not None:
+            int8_file = convert_for_ipet(ipet, spec, int8=True)
+            result["file_bytes"] = {"f32": backbone.stat().st_size, "int8": int8_file.stat().st_size}
+            rows.append(bench_ipet(spec, ipet, int8_file, v, caps, args))
+        else:
+            rows.append(bench_ipet(spec, ipet, backbone, v, caps, args))
     if spec.packs():
         f32 = next(v for v in variants if v.flags is not None)  # oneDNN when available, else the built-in GEMM
         try:
@@ -615,6 +630,10 @@ def print_table(result: dict) -> None:
             notes.append("~: ipet does not time its waveform normalisation apart: model s = decode+features+model")
         if notes:
             print(f"  {r['engine']}: {'; '.join(notes)}")
+    if "file_bytes" in result:
+        fb = result["file_bytes"]
+        print(f"  ipet files: float32 {fb['f32'] / 1e6:.1f} MB, int8 {fb['int8'] / 1e6:.1f} MB "
+              f"({fb['int8'] / fb['f32']:.3f}x)")
     p = result["prepared"]
     print(f"  ONNX export: opset {p.get('onnx_opset')}, ORT f32 vs PyTorch f32 at export "
           f"{fmt(p.get('onnx_f32_vs_torch'), '.3g')}")
@@ -644,6 +663,9 @@ def acceptance(results: dict) -> list[str]:
         else:
             why = "; ".join(i8["notes"]) if i8 else "no ipet binary"
             lines.append(f"{name}: ipet int8 / fastest int8 peer: not available ({why})")
+        if "file_bytes" in result:
+            fb = result["file_bytes"]
+            lines.append(f"{name}: ipet int8 file / float32 file: {fb['int8'] / fb['f32']:.3f}")
         if "packs" in result:
             pk = result["packs"]
             if "error" in pk:

@@ -34,6 +34,9 @@ public final class Backbone: @unchecked Sendable {
     public let derivedFrom: [String]
     private let fingerprintCache = FingerprintCache()
 
+    /// `.int8` when the large `Linear` layers run in int8 (an int8 file, or quantised at load), else `.f32`.
+    public var compute: ComputePrecision { weights.isInt8 ? .int8 : .f32 }
+
     /// The content fingerprint (`Formats/ipet-pack.md`), computed on first use.
     public var fingerprint: String {
         fingerprintCache.value { BackboneFingerprint.compute(weights, architecture: architecture) }
@@ -41,14 +44,19 @@ public final class Backbone: @unchecked Sendable {
 
     static let logger = Logger(label: "ipet.engine")
 
-    public static func load(_ path: String) throws -> Backbone {
+    /// Loads a model folder or converted file. With `compute: .int8` the attention, feed-forward and feature
+    /// projections of a float32 checkpoint are quantised now (`Formats/int8.md`); a file `ipet convert --dtype int8`
+    /// wrote runs them in int8 whatever `compute` says (its float32 weights are gone).
+    public static func load(_ path: String, compute: ComputePrecision = .f32) throws -> Backbone {
         let started = DispatchTime.now().uptimeNanoseconds
         let checkpoint = try CheckpointImporter.load(path)
+        checkpoint.weights.quantizesAtLoad = compute == .int8
         let backbone = try Backbone(checkpoint)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
         logger.debug("loaded backbone", metadata: [
             "path": "\(path)", "architecture": "\(checkpoint.architecture.rawValue)",
-            "tensors": "\(checkpoint.weights.tensors.count)", "ms": "\(String(format: "%.1f", ms))",
+            "tensors": "\(checkpoint.weights.names.count)", "compute": "\(backbone.compute.rawValue)",
+            "ms": "\(String(format: "%.1f", ms))",
         ])
         return backbone
     }

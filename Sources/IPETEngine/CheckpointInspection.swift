@@ -30,10 +30,15 @@ public struct CheckpointInspection: Sendable {
     /// True when no config was found and the architecture was recognised from the tensor names alone.
     public var architectureFromTensorNames = false
 
-    /// Elements of the floating-point tensors (the weights); tensors of other dtypes are listed but not counted.
-    public var parameterCount: Int { tensors.filter(\.isFloatingPoint).reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    /// Whether the file is an int8 checkpoint (`Formats/int8.md`), whose I8 tensors are weights.
+    public var isInt8Checkpoint: Bool { metadata.contains { $0.key == Int8Checkpoint.metadataKey } }
+    /// Elements of the weights: floating-point tensors, and the I8 weights of an int8 checkpoint (their F32 scales
+    /// count too, as they do in the file); tensors of other dtypes are listed but not counted.
+    public var parameterCount: Int { tensors.filter(isWeight).reduce(0) { $0 + $1.shape.reduce(1, *) } }
     /// Tensors of other dtypes (integer, boolean, ...), listed with the rest but left out of `parameterCount`.
-    public var nonFloatTensorCount: Int { tensors.filter { !$0.isFloatingPoint }.count }
+    public var nonFloatTensorCount: Int { tensors.filter { !isWeight($0) }.count }
+
+    private func isWeight(_ row: TensorRow) -> Bool { row.isFloatingPoint || (isInt8Checkpoint && row.dtype == DType.i8.rawValue) }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.bytes } }
 
     /// Reads and validates `path`: a model folder (config.json + weights in any supported format), a safetensors,

@@ -167,12 +167,12 @@ public final class TaskModel: @unchecked Sendable {
     static func checkOverrides(of pack: AdapterPack, against backbone: Backbone) throws {
         for name in pack.overrides.keys.sorted() {
             let tensor = pack.overrides[name]!
-            guard let original = backbone.weights.tensors[name] else {
+            guard let originalShape = backbone.weights.shape(of: name) else {
                 throw EngineError(path: pack.path, "override.\(name) names no tensor of the backbone \(backbone.source)")
             }
             if name == NameMap.astPrefix + "embeddings.position_embeddings" { continue }
-            guard tensor.shape == original.shape else {
-                throw EngineError(path: pack.path, "override.\(name) has shape \(tensor.shape); the backbone's \(name) is \(original.shape)")
+            guard tensor.shape == originalShape else {
+                throw EngineError(path: pack.path, "override.\(name) has shape \(tensor.shape); the backbone's \(name) is \(originalShape)")
             }
         }
     }
@@ -186,8 +186,8 @@ public final class TaskModel: @unchecked Sendable {
     /// A shallow copy of `weights` with `overrides` replacing tensors by canonical name.
     static func overridden(_ weights: WeightStore, with overrides: [String: Tensor]) -> WeightStore {
         guard !overrides.isEmpty else { return weights }
-        let copy = WeightStore(source: weights.source, tensors: weights.tensors, originalNames: weights.originalNames)
-        for (name, t) in overrides { copy.insert(t, canonical: name, original: "override.\(name)") }
+        let copy = weights.shallowCopy()
+        for (name, t) in overrides { copy.insert(t, canonical: name, original: "override.\(name)", keepsFloat32: true) }
         return copy
     }
 

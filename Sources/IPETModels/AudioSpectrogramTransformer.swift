@@ -46,15 +46,15 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
             blocks.append(Block(
                 normBefore: try LayerNorm(layer.scope("layernorm_before"), size: d, eps: config.layerNormEps),
                 attention: try SelfAttention(
-                    query: try Linear(attn.scope("attention.query"), in: d, out: d, bias: config.qkvBias),
-                    key: try Linear(attn.scope("attention.key"), in: d, out: d, bias: config.qkvBias),
-                    value: try Linear(attn.scope("attention.value"), in: d, out: d, bias: config.qkvBias),
-                    output: try Linear(attn.scope("output.dense"), in: d, out: d),
+                    query: try Linear(attn.scope("attention.query"), in: d, out: d, bias: config.qkvBias, int8: true),
+                    key: try Linear(attn.scope("attention.key"), in: d, out: d, bias: config.qkvBias, int8: true),
+                    value: try Linear(attn.scope("attention.value"), in: d, out: d, bias: config.qkvBias, int8: true),
+                    output: try Linear(attn.scope("output.dense"), in: d, out: d, int8: true),
                     heads: config.heads),
                 normAfter: try LayerNorm(layer.scope("layernorm_after"), size: d, eps: config.layerNormEps),
                 mlp: FeedForward(
-                    up: try Linear(layer.scope("intermediate.dense"), in: d, out: config.intermediateSize),
-                    down: try Linear(layer.scope("output.dense"), in: config.intermediateSize, out: d))))
+                    up: try Linear(layer.scope("intermediate.dense"), in: d, out: config.intermediateSize, int8: true),
+                    down: try Linear(layer.scope("output.dense"), in: config.intermediateSize, out: d, int8: true))))
         }
         self.blocks = blocks
         finalNorm = try LayerNorm(root.scope("layernorm"), size: d, eps: config.layerNormEps)

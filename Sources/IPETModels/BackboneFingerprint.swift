@@ -4,7 +4,8 @@ import IPETTensor
 
 /// The content fingerprint that binds packs to backbones (`Formats/ipet-pack.md`, "Backbone fingerprint"):
 /// SHA-256 over the backbone tensors under canonical names, sorted, with shapes and float32 values. The same
-/// weights give the same fingerprint whatever file format or name spelling they came in.
+/// weights give the same fingerprint whatever file format or name spelling they came in; an int8 weight read from a
+/// file counts as the float32 values it stands for (`q · scale`, `Formats/int8.md`).
 public enum BackboneFingerprint {
     public static let prefix = "sha256:"
     static let domain = "ipet-fingerprint-v1\n"
@@ -18,22 +19,34 @@ public enum BackboneFingerprint {
     }
 
     public static func compute(_ weights: WeightStore, architecture: Architecture) -> String {
-        let names = weights.tensors.keys.filter { isBackboneTensor($0, architecture: architecture) }
+        let names = weights.names.filter { isBackboneTensor($0, architecture: architecture) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let hasher = SHA256Hasher()
         hasher.update(Array(domain.utf8))
         var buffer: [UInt8] = []
         for name in names {
-            let tensor = weights.tensors[name]!
+            // A float32 tensor, or an int8 weight read from a file, hashed as the float32 values it stands for.
+            let tensor = weights.tensors[name]
+            let int8 = tensor == nil ? weights.int8Weights[name] : nil
+            let shape = tensor?.shape ?? int8!.storedShape
             buffer.removeAll(keepingCapacity: true)
             let nameBytes = Array(name.utf8)
             append(UInt64(nameBytes.count), to: &buffer)
             buffer += nameBytes
-            append(UInt64(tensor.rank), to: &buffer)
-            for d in tensor.shape { append(UInt64(d), to: &buffer) }
+            append(UInt64(shape.count), to: &buffer)
+            for d in shape { append(UInt64(d), to: &buffer) }
             hasher.update(buffer)
             // Float32 little-endian values: on little-endian hosts the tensor's memory is exactly that.
-            hasher.update(UnsafeRawBufferPointer(tensor.buffer))
+            if let tensor {
+                hasher.update(UnsafeRawBufferPointer(tensor.buffer))
+            } else if let int8 {
+                // `q · scale` per row (`Formats/int8.md`), one row at a time.
+                var row = [Float](repeating: 0, count: int8.inFeatures)
+                for o in 0..<int8.outFeatures {
+                    row.withUnsafeMutableBufferPointer { int8.dequantizeRow(o, into: $0.baseAddress!) }
+                    row.withUnsafeBytes { hasher.update($0) }
+                }
+            }
         }
         return hasher.finalizeText()
     }

@@ -80,7 +80,14 @@ public enum CheckpointFileFormat: String, Sendable {
                 throw ModelError(path, ContentDigest.mismatchMessage(recorded: recorded, computed: computed))
             }
             let tensors = file.tensors.filter { wanted($0.dtype) }.map { info in
-                SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: { try Tensor.load(info, from: file) })
+                SourceTensor(name: info.name, shape: info.shape, dtype: info.dtype, load: { try Tensor.load(info, from: file) },
+                             loadInt8: info.dtype != .i8 ? nil : {
+                                 // Bytes need no alignment: used in place from the map.
+                                 let raw = file.rawBytes(info)
+                                 guard info.elementCount > 0, let base = raw.baseAddress else { return Int8Storage(count: 0) }
+                                 return Int8Storage(mapped: base.assumingMemoryBound(to: Int8.self), count: info.elementCount,
+                                                    owner: file.storageOwner)
+                             })
             }
             return (tensors, file.metadata)
         case .torch:

@@ -50,7 +50,9 @@ public enum CheckpointImporter {
         let folder = source.isFolder ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
         var dropped: [DroppedTensor] = []
         var tensors: [SourceTensor] = []
-        for tensor in source.tensors {
+        // Int8 weights and their scales (an `ipet convert --dtype int8` file), paired and checked first.
+        let (int8, remaining) = try Int8Checkpoint.split(source, tensors: source.tensors)
+        for tensor in remaining {
             if tensor.dtype.isFloatConvertible {
                 tensors.append(tensor)
             } else {
@@ -107,6 +109,16 @@ public enum CheckpointImporter {
             dropped += try TimmAST.insert(tensors, into: store, source: path)
         } else {
             dropped += try insert(tensors, architecture: architecture, into: store)
+        }
+        for (name, weight) in int8 {
+            guard let canonical = NameMap.canonical(name, architecture: architecture) else {
+                dropped.append(DroppedTensor(name: name, dtype: .i8, reason: .notPartOfTheModel))
+                continue
+            }
+            if let previous = store.originalNames[canonical] {
+                throw ModelError(path, "tensors \"\(printableUntrusted(previous))\" and \"\(printableUntrusted(name))\" are the same weight under two names")
+            }
+            store.insert(weight, canonical: canonical, original: name)
         }
         // NaN or infinity in a weight would make every output NaN: refused here, once, naming the tensor.
         try WeightValueCheck.checkFinite(store)

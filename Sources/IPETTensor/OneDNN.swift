@@ -32,20 +32,23 @@ enum OneDNN {
         if omp_get_max_threads() != 1 { omp_set_num_threads(1) }
     }
 
-    /// A 2-D float32 memory descriptor with explicit element strides (`[rowStride, columnStride]`).
-    static func matrix(rows: Int, columns: Int, rowStride: Int, columnStride: Int) -> dnnl_memory_desc_t {
+    /// A 2-D memory descriptor (float32 unless `type` says otherwise) with explicit element strides
+    /// (`[rowStride, columnStride]`).
+    static func matrix(rows: Int, columns: Int, rowStride: Int, columnStride: Int, type: dnnl_data_type_t = dnnl_f32)
+        -> dnnl_memory_desc_t
+    {
         var md = dnnl_memory_desc_t()
         let dims: [dnnl_dim_t] = [dnnl_dim_t(rows), dnnl_dim_t(columns)]
         let strides: [dnnl_dim_t] = [dnnl_dim_t(rowStride), dnnl_dim_t(columnStride)]
-        check(dnnl_memory_desc_init_by_strides(&md, 2, dims, dnnl_f32, strides), "describing a \(rows)×\(columns) matrix")
+        check(dnnl_memory_desc_init_by_strides(&md, 2, dims, type, strides), "describing a \(rows)×\(columns) matrix")
         return md
     }
 
-    /// A 2-D float32 descriptor whose layout the primitive chooses (`format_tag_any`): how weights get packed.
-    static func anyLayout(rows: Int, columns: Int) -> dnnl_memory_desc_t {
+    /// A 2-D descriptor whose layout the primitive chooses (`format_tag_any`): how weights get packed.
+    static func anyLayout(rows: Int, columns: Int, type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let dims: [dnnl_dim_t] = [dnnl_dim_t(rows), dnnl_dim_t(columns)]
-        check(dnnl_memory_desc_init_by_tag(&md, 2, dims, dnnl_f32, dnnl_format_tag_any), "describing packed weights")
+        check(dnnl_memory_desc_init_by_tag(&md, 2, dims, type, dnnl_format_tag_any), "describing packed weights")
         return md
     }
 
@@ -100,6 +103,19 @@ enum OneDNN {
         case let other: return "isa 0x\(String(other.rawValue, radix: 16))"
         }
     }
+
+    /// Whether the ISA oneDNN runs has VNNI (`vpdpbusd`: four u8·s8 products summed into int32 without an
+    /// intermediate 16-bit sum). Without it oneDNN's int8 kernels use `vpmaddubsw`, whose pairwise 16-bit sums saturate
+    /// for u8 activations above 127 against large weights (oneDNN's "int8 computations" notes), so `Int8Gemm`
+    /// quantises activations to 7 bits there.
+    static let hasVNNI: Bool = {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx2_vnni, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx:
+            return true
+        default:
+            return false
+        }
+    }()
 
     /// "major.minor.patch" of the loaded library.
     static var version: String {

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import IPETFormats
+import IPETModels
 import IPETTensor
 import Logging
 
 extension GemmBackend: ExpressibleByArgument {}
+extension ComputePrecision: ExpressibleByArgument {}
 
 /// Options every compute command shares.
 struct ComputeOptions: ParsableArguments {
@@ -13,6 +15,9 @@ struct ComputeOptions: ParsableArguments {
 
     @Option(help: "GEMM library: onednn (default) or openblas (for comparison; docs/native-libraries.md §2, §7).")
     var gemm: GemmBackend = .onednn
+
+    @Option(name: .customLong("compute"), help: "Precision of the backbone's attention, feed-forward and feature projections: f32 (as stored) or int8 (a float32 backbone quantised at load: int8 weights, activations quantised per call, int32 sums; Formats/int8.md). A file written by convert --dtype int8 runs in int8 anyway.")
+    var precision: ComputePrecision = .f32
 
     @Flag(name: .shortAndLong, help: "Log progress details (backbone loads, timings) on standard error.")
     var verbose = false
@@ -30,6 +35,6 @@ struct ComputeOptions: ParsableArguments {
         let level: Logger.Level = verbose ? .debug : .warning
         MessageLogHandler.level = level
         let library = gemm == .onednn ? Gemm.oneDNNDescription : "OpenBLAS"
-        Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason)); GEMM: \(gemm.rawValue) (\(library))")
+        Logger(label: "ipet").info("compute threads: \(ComputeThreads.count) (\(ComputeThreads.reason)); GEMM: \(gemm.rawValue) (\(library)); compute: \(precision.rawValue)")
     }
 }

@@ -27,6 +27,7 @@ struct ConvertCommand: ParsableCommand {
 
             Examples:
               ipet convert ast-audioset ast-f16.safetensors --dtype f16
+              ipet convert ast-audioset ast-int8.safetensors --dtype int8
               ipet convert audioset_10_10_0.4593.pth ast.safetensors
               ipet convert --ipet-checkpoint best.pth --backbone ast-audioset --labels classes.txt --frames 512 esc50.ipet
             """)
@@ -37,7 +38,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Output file.")
     var output: String?
 
-    @Option(help: "Stored precision: f32, f16 or bf16.")
+    @Option(help: "Stored precision: f32, f16, bf16, or int8 (the attention, feed-forward and feature projections as int8 with one float32 scale per output channel, the rest f32; Formats/int8.md).")
     var dtype: String = "f32"
 
     @Option(name: .customLong("to"), help: "Output container: safetensors or hdf5.")
@@ -67,11 +68,15 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard ["f32", "f16", "bf16"].contains(dtype.lowercased()) else { throw ValidationError("--dtype takes f32, f16 or bf16") }
+        guard compute.precision == .f32 else { throw ValidationError("--compute applies to running a model; convert stores int8 weights with --dtype int8") }
+        guard ["f32", "f16", "bf16", "int8"].contains(dtype.lowercased()) else { throw ValidationError("--dtype takes f32, f16, bf16 or int8") }
+        if dtype.lowercased() == "int8", format != "safetensors" { throw ValidationError("--dtype int8 is stored in safetensors only (--to safetensors)") }
         guard CheckpointConverter.OutputFormat(rawValue: format) != nil else { throw ValidationError("--to takes safetensors or hdf5") }
         if ipetCheckpoint != nil {
             guard backbone != nil else { throw ValidationError("--ipet-checkpoint needs --backbone") }
             guard output == nil else { throw ValidationError("with --ipet-checkpoint give only the output pack path") }
+            // A pack is float (its prompts, adapters and head stay float32 in an int8 run too).
+            if dtype.lowercased() == "int8" { throw ValidationError("--dtype int8 is for backbones; a pack is stored as f32, f16 or bf16") }
             if let mean, !mean.isFinite { throw ValidationError("--mean must be a finite number") }
             if let std, !(std.isFinite && std > 0) { throw ValidationError("--std must be a finite positive number") }
             if let frames, !(16...65_536).contains(frames) { throw ValidationError("--frames takes 16 to 65536") }
@@ -86,7 +91,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let storage = DType(rawValue: dtype.uppercased())!
+        let storage = dtype.lowercased() == "int8" ? DType.i8 : DType(rawValue: dtype.uppercased())!
         do {
             if let ipetCheckpoint, let backbone {
                 var options = IPETCheckpointConverter.Options()

@@ -68,7 +68,7 @@ struct EmbedCommand: ParsableCommand {
         let files: [InputItem]
         let target: String
         do {
-            let model = try Backbone.load(backbone)
+            let model = try Backbone.load(backbone, compute: compute.precision)
             let task: TaskModel
             if let pack {
                 task = try TaskModel(backbone: model, pack: try AdapterPack(path: pack), allowMismatch: allowMismatch)

@@ -8,7 +8,12 @@ import IPETTensor
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GEMM GFLOP/s of both libraries for the AST shapes at several thread counts.")
+        abstract: "GEMM GFLOP/s of both libraries for the AST shapes at several thread counts, and the int8 product's GOP/s.",
+        discussion: """
+            The int8 column times the whole int8 Linear (Int8Gemm: the input's bytes quantised per call, oneDNN's \
+            u8·s8 → s32 product on packed weights, and the rescale to float32 with the bias), as --compute int8 runs \
+            it, counted as 2·m·n·k operations like the float32 columns.
+            """)
 
     @Option(help: "Comma-separated thread counts to measure.")
     var threads: String = "1,2"
@@ -30,7 +35,7 @@ struct GemmBench: ParsableCommand {
             ("12 heads 1214x1214x64 (Q·Kᵀ)", 1214, 1214, 64, .scores, 12),
             ("12 heads 1214x64x1214 (S·V)", 1214, 64, 1214, .context, 12),
         ]
-        emit("shape                             threads   openblas GFLOP/s   onednn GFLOP/s\n")
+        emit("shape                             threads   openblas GFLOP/s   onednn GFLOP/s   int8 GOP/s\n")
         let initial = GemmBackend.current
         defer { GemmBackend.current = initial }
         for (label, m, n, k, kind, heads) in shapes {
@@ -38,6 +43,7 @@ struct GemmBench: ParsableCommand {
             let b = Tensor(shape: [heads, k, n], values: (0..<(heads * k * n)).map { Float(($0 * 104729) % 1000) / 1000 - 0.5 })
             let bias = Tensor(shape: [n], values: (0..<n).map { Float($0 % 7) / 10 })
             let c = Tensor(zeros: [heads, m, n])
+            let int8Weight = kind == .linear ? QuantizedWeight.quantize(Self.weight(b, n: n, k: k, heads: heads)) : nil
             for t in counts {
                 ComputeThreads.configure(t)
                 var rates: [Double] = []
@@ -51,20 +57,32 @@ struct GemmBench: ParsableCommand {
                     }
                     rates.append(2.0 * Double(m) * Double(n) * Double(k) * Double(heads) / best / 1e9)
                 }
+                var int8Column = "           -"
+                if let int8Weight {
+                    GemmBackend.current = .onednn
+                    var best = Double.infinity
+                    for _ in 0..<(max(1, repeats) + 1) {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        Int8Gemm.linear(a.data, rows: m, weight: int8Weight, bias: bias, into: c.mutableData)
+                        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    }
+                    int8Column = String(format: "%12.1f", 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9)
+                }
                 emit(label.padding(toLength: 34, withPad: " ", startingAt: 0)
-                     + String(format: "%7d %18.1f %16.1f\n", t, rates[0], rates[1]))
+                     + String(format: "%7d %18.1f %16.1f", t, rates[0], rates[1]) + " " + int8Column + "\n")
             }
         }
     }
 
     enum Kind { case linear, scores, context }
 
+    /// `b` read as a `[n, k]` weight.
+    static func weight(_ b: Tensor, n: Int, k: Int, heads: Int) -> Tensor { b.reshaped([heads * k * n / k, k]).rows(0, count: n) }
+
     static func multiply(_ kind: Kind, m: Int, n: Int, k: Int, heads: Int, a: Tensor, b: Tensor, bias: Tensor, c: Tensor) {
         switch kind {
         case .linear:
-            // b read as a [n, k] weight.
-            Gemm.linear(a.data, rows: m, inFeatures: k, weight: b.reshaped([heads * k * n / k, k]).rows(0, count: n), bias: bias,
-                        into: c.mutableData)
+            Gemm.linear(a.data, rows: m, inFeatures: k, weight: weight(b, n: n, k: k, heads: heads), bias: bias, into: c.mutableData)
         case .scores, .context:
             let (pa, pb, pc) = (SendablePointer(a.data), SendablePointer(b.data), SendablePointer(c.mutableData))
             let transB = kind == .scores

@@ -27,7 +27,7 @@ struct PackVerifyCommand: ParsableCommand {
         compute.apply()
         do {
             let pack = try AdapterPack(path: path)
-            let model = try Backbone.load(backbone)
+            let model = try Backbone.load(backbone, compute: compute.precision)
             if let warning = pack.integrityWarning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             switch PackVerification.check(pack, against: model) {
             case .match:

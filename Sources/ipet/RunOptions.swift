@@ -60,7 +60,7 @@ struct RunOptions: ParsableArguments {
 
     /// Loads the backbone once and builds one task per pack (or the backbone's own head).
     func makeRunner(perWindow: Bool = false) throws -> BatchRunner {
-        let model = try Backbone.load(backbone)
+        let model = try Backbone.load(backbone, compute: compute.precision)
         let tasks = pack.isEmpty
             ? [try TaskModel(backbone: model, activation: activation)]
             : try pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0), activation: activation, allowMismatch: allowMismatch) }

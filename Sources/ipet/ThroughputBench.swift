@@ -57,10 +57,12 @@ struct ThroughputBench: ParsableCommand {
         let model: Backbone
         do {
             if let backbone {
-                model = try Backbone.load(backbone)
+                model = try Backbone.load(backbone, compute: compute.precision)
             } else {
                 let arch = Architecture(rawValue: synthetic == "ast" ? "audio-spectrogram-transformer" : synthetic!)!
-                model = try Backbone(try SyntheticCheckpoint.make(arch))
+                let checkpoint = try SyntheticCheckpoint.make(arch)
+                checkpoint.weights.quantizesAtLoad = compute.precision == .int8
+                model = try Backbone(checkpoint)
             }
         } catch {
             throw fail(error)
@@ -71,7 +73,7 @@ struct ThroughputBench: ParsableCommand {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ipet-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        emit("backbone: \(backbone ?? "synthetic " + synthetic!) (\(model.architecture.rawValue)), threads \(ComputeThreads.count), \(tasks.count) task(s)\n")
+        emit("backbone: \(backbone ?? "synthetic " + synthetic!) (\(model.architecture.rawValue)), threads \(ComputeThreads.count), compute \(model.compute.rawValue), \(tasks.count) task(s)\n")
         emit("clip s  batch  files   seconds   files/s\n")
         for length in lengths {
             var items: [InputItem] = []

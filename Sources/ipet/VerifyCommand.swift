@@ -74,6 +74,8 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        // Cached speaker embeddings carry no precision: one cache must not mix int8 and float32 embeddings.
+        guard compute.precision == .f32 else { throw ValidationError("--compute int8 applies to predict, eval, embed, pack verify and bench throughput") }
         switch (scores, trials) {
         case (nil, nil): throw ValidationError("give --scores FILE (existing scores) or --trials FILE (a trial list to score)")
         case (_?, _?): throw ValidationError("--scores and --trials exclude each other")
