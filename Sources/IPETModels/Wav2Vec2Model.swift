@@ -150,6 +150,39 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         _ input: Tensor, validSamples: [Int]? = nil, adaptations: [LayerAdaptation]? = nil, outputHiddenStates: Bool = false,
         workspace: Workspace = Workspace()
     ) throws(ModelError) -> Output {
+        if let adaptations, adaptations.count != config.layers {
+            throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
+        }
+        let encoder = try encoderInput(input, validSamples: validSamples, workspace: workspace)
+        let h = encoder.hidden
+        let (batch, t) = (h.shape[0], h.shape[1])
+        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
+        for (l, block) in blocks.enumerated() {
+            StageTimer.measure("w2v.layers") {
+                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: encoder.keyLengths,
+                    workspace: workspace)
+            }
+            if outputHiddenStates { hidden.append(h.copy()) }
+        }
+        if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
+        return Output(lastHiddenState: h, extractFeatures: encoder.extractFeatures, hiddenStates: hidden, frames: encoder.frames)
+    }
+
+    /// The input of the first encoder layer and what describes it.
+    struct EncoderInput {
+        /// `[batch, frames, hidden]`: post-LN after the encoder LayerNorm, pre-LN before any.
+        var hidden: Tensor
+        /// `[batch, frames, conv_dim[-1]]`: the feature-projection LayerNorm output.
+        var extractFeatures: Tensor
+        /// Valid frames per item.
+        var frames: [Int]
+        /// Keys each item's attention may see (nil: all frames; only padded batches are masked).
+        var keyLengths: [Int]?
+    }
+
+    /// Everything below the first encoder layer: conv encoder, feature projection, padded frames zeroed, positional
+    /// convolution and, post-LN, the encoder LayerNorm.
+    func encoderInput(_ input: Tensor, validSamples: [Int]?, workspace: Workspace) throws(ModelError) -> EncoderInput {
         guard input.rank == 2 else { throw ModelError("wav2vec2", "input must be [batch, samples], got \(input.shape)") }
         let batch = input.shape[0], samples = input.shape[1]
         let t = config.frames(samples: samples)
@@ -159,9 +192,6 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         guard t <= Self.maximumFrames else {
             throw ModelError("wav2vec2", "audio of \(samples) samples gives \(t) frames, more than the \(Self.maximumFrames) one pass "
                              + "takes (memory grows with the square of the length); cut it into windows")
-        }
-        if let adaptations, adaptations.count != config.layers {
-            throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
         }
         let valid = (validSamples ?? Array(repeating: samples, count: batch)).map { min(config.frames(samples: $0), t) }
         let c = config.convDim.last!, d = config.hiddenSize
@@ -180,16 +210,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         }
         StageTimer.measure("w2v.pos_conv") { addPositionalEmbedding(h.mutableData, batch: batch, frames: t, workspace: workspace) }
         if !config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
-        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
-        let keyLengths = validSamples == nil ? nil : valid
-        for (l, block) in blocks.enumerated() {
-            StageTimer.measure("w2v.layers") {
-                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: keyLengths, workspace: workspace)
-            }
-            if outputHiddenStates { hidden.append(h.copy()) }
-        }
-        if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
-        return Output(lastHiddenState: h, extractFeatures: extract, hiddenStates: hidden, frames: valid)
+        return EncoderInput(hidden: h, extractFeatures: extract, frames: valid, keyLengths: validSamples == nil ? nil : valid)
     }
 
     /// The convolutional feature encoder for one waveform, writing `[frames, conv_dim[-1]]` time-major.
@@ -366,9 +387,10 @@ public final class Wav2Vec2Model: @unchecked Sendable {
     }
 
     /// One encoder layer in place on `h` `[batch, frames, D]`, with IPET prompts prepended for the layer and
-    /// dropped after its final LayerNorm, and the parallel adapter (`docs/ipet-method.md` §2) beside the feed-forward block.
-    func run(_ block: Block, adaptation: LayerAdaptation?, on h: UnsafeMutablePointer<Float>, batch: Int, frames n: Int,
-             keyLengths: [Int]?, workspace: Workspace) {
+    /// dropped after its final LayerNorm, and the parallel adapter (`docs/ipet-method.md` §2) beside the feed-forward block
+    /// (with `dropout` in training).
+    func run(_ block: Block, adaptation: LayerAdaptation?, dropout: AdapterDropout? = nil, on h: UnsafeMutablePointer<Float>,
+             batch: Int, frames n: Int, keyLengths: [Int]?, workspace: Workspace) {
         let d = config.hiddenSize
         let k = adaptation?.promptCount ?? 0
         let m = n + k
@@ -383,7 +405,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             block.attentionNorm(x, rows: rows, into: normed)
             block.attention(normed, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
-            let adapted = adaptation?.adapterOutput(x, rows: rows, workspace: workspace)
+            let adapted = adaptation?.adapterOutput(x, rows: rows, dropout: dropout, workspace: workspace)
             block.finalNorm(x, rows: rows, into: normed)
             block.feedForward(normed, rows: rows, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
@@ -391,7 +413,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         } else {
             block.attention(x, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
-            let adapted = adaptation?.adapterOutput(x, rows: rows, workspace: workspace)
+            let adapted = adaptation?.adapterOutput(x, rows: rows, dropout: dropout, workspace: workspace)
             block.attentionNorm(x, rows: rows, into: x)
             block.feedForward(x, rows: rows, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
