@@ -64,7 +64,7 @@ public struct PackLayout: Sendable, Equatable {
             throw ModelError(source, "head \(head.rawValue) cannot be trained; IPET trains ast-pooled, mean-std and speaker heads")
         }
         if head != .speaker, (head == .astPooled ? TaskHead.Pooling.astPooled : .meanStd) != pooling {
-            throw ModelError(source, "head \(head.rawValue) does not fit a \(architecture.rawValue) backbone")
+            throw ModelError(source, "head \(head.rawValue) does not fit this backbone (\(architecture.rawValue)); use \(pooling.rawValue) or speaker")
         }
         guard classes >= 1 else { throw ModelError(source, "the head needs at least one class") }
         guard promptTokens >= 0, bottleneck >= 0, embeddingDimension >= 1 else {
