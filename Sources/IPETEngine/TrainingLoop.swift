@@ -6,7 +6,7 @@ import IPETTensor
 final class TrainingLoop {
     let model: PackTrainingModel
     let recipe: TrainingRecipe
-    let augment: SpecAugment
+    let augment: SpectrogramAugmentation
     let cache: Bool
     let validationBatch: Int
     let workspace = Workspace()
@@ -14,13 +14,14 @@ final class TrainingLoop {
     init(model: PackTrainingModel, recipe: TrainingRecipe, cache: Bool, validationBatch: Int) {
         self.model = model
         self.recipe = recipe
-        augment = SpecAugment(frequency: recipe.specAugmentFrequency, time: recipe.specAugmentTime)
+        augment = SpectrogramAugmentation(frequencyMask: recipe.specAugmentFrequency, timeMask: recipe.specAugmentTime,
+                                          melShift: recipe.melShift)
         self.cache = cache
         self.validationBatch = max(1, validationBatch)
     }
 
     /// Computes and keeps the frozen features of every clip whose input is the same each epoch (validation clips
-    /// always; training clips unless SpecAugment or a random crop changes them), freeing the input they came from.
+    /// always; training clips unless augmentation or a random crop changes them), freeing the input they came from.
     func prepare(_ clips: TrainingClips, training: Bool) throws {
         guard cache, !(training && augment.isActive) else { return }
         for i in clips.clips.indices where clips.clips[i].input != nil {
@@ -31,7 +32,7 @@ final class TrainingLoop {
         }
     }
 
-    /// One example's frozen features: cached, or computed from its input (AST: with SpecAugment in training) or, for a
+    /// One example's frozen features: cached, or computed from its input (AST: augmented in training) or, for a
     /// wav2vec 2.0 clip longer than the crop, from a random crop.
     func frozen(_ clip: TrainingClips.Clip, training: Bool, generator: inout SeededRandomGenerator) throws -> PackTrainingModel.FrozenFeatures {
         if let frozen = clip.frozen { return frozen }

@@ -26,8 +26,8 @@ struct TrainingPreprocessing {
             model = .ast(ast, positions: try ast.positionEmbeddings(forFrames: config.maxLength))
             do { spectrogram = try SpectrogramFeatures(config) } catch { throw EngineError(path: backbone.source, "\(error)") }
         case let .wav2vec2(w2v, _):
-            guard recipe.maxLength == nil, recipe.specAugmentFrequency == 0, recipe.specAugmentTime == 0 else {
-                throw EngineError(path: source, "is a wav2vec 2.0, which reads the waveform; an input length in frames and SpecAugment are for AST")
+            guard recipe.maxLength == nil, recipe.specAugmentFrequency == 0, recipe.specAugmentTime == 0, recipe.melShift == 0 else {
+                throw EngineError(path: source, "is a wav2vec 2.0, which reads the waveform; an input length in frames, SpecAugment and mel shifts are for AST")
             }
             if recipe.adapterResidual, w2v.config.stableLayerNorm {
                 throw EngineError(path: source, "is a pre-LN wav2vec 2.0; the adapter residual reproduces the official post-LN code only")

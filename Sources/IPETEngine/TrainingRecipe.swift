@@ -40,6 +40,9 @@ public struct TrainingRecipe: Sendable, Equatable {
     /// narrower than `specAugmentTime` frames per example, set to 0 on the normalised features (0: off).
     public var specAugmentFrequency = 0
     public var specAugmentTime = 0
+    /// AST in training: shift each example's mel axis by a random whole number of bins up to this (vacated bins 0;
+    /// the demo's recipe, not IPET's). 0: off.
+    public var melShift = 0
     public var statistics = Statistics.data
     /// Stratified share of the training data held out for validation when no validation set is given.
     public var validationFraction = 0.0
@@ -63,7 +66,7 @@ public struct TrainingRecipe: Sendable, Equatable {
         try check(gamma.isFinite && gamma > 0, "the learning-rate decay must be a positive number")
         try check(adam.beta1 >= 0 && adam.beta1 < 1 && adam.beta2 >= 0 && adam.beta2 < 1 && adam.eps > 0 && adam.weightDecay >= 0,
                   "Adam needs betas in [0, 1), a positive eps and a weight decay of at least 0")
-        try check(specAugmentFrequency >= 0 && specAugmentTime >= 0, "SpecAugment mask widths must not be negative")
+        try check(specAugmentFrequency >= 0 && specAugmentTime >= 0 && melShift >= 0, "augmentation widths must not be negative")
         try check(validationFraction >= 0 && validationFraction < 1, "the validation share must be at least 0 and below 1")
         if let maxLength { try check((16...AdapterPack.maximumFrames).contains(maxLength), "the input length must be 16 to \(AdapterPack.maximumFrames) frames") }
         if let cropSamples { try check((400...AdapterPack.maximumCropSamples).contains(cropSamples), "the crop must be 400 to \(AdapterPack.maximumCropSamples) samples") }
@@ -85,8 +88,9 @@ public struct TrainingRecipe: Sendable, Equatable {
         ]
         if let maxLength { members.append(("max_length", .int(maxLength))) }
         if let cropSamples { members.append(("crop_samples", .int(cropSamples))) }
-        members += [("specaugment", .array([.int(specAugmentFrequency), .int(specAugmentTime)])),
-                    ("feature_statistics", .string(statistics.rawValue)), ("validation_fraction", .double(validationFraction))]
+        members.append(("specaugment", .array([.int(specAugmentFrequency), .int(specAugmentTime)])))
+        if melShift > 0 { members.append(("mel_shift", .int(melShift))) }
+        members += [("feature_statistics", .string(statistics.rawValue)), ("validation_fraction", .double(validationFraction))]
         return .object(members)
     }
 }

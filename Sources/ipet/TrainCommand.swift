@@ -101,6 +101,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("spec-augment"), help: "AST SpecAugment in training: FREQ,TIME = widths below which one frequency and one time mask are drawn (0,0 = off).")
     var specAugment: String?
 
+    @Option(name: .customLong("mel-shift"), help: "AST in training: shift each example's mel axis by a random whole number of bins up to this (vacated bins 0; not part of IPET's recipe).")
+    var melShift: Int = 0
+
     @Option(help: "AST normalisation statistics: data (the training audio's fbank mean and std) or backbone.")
     var stats: String = "data"
 
@@ -131,6 +134,7 @@ struct TrainCommand: ParsableCommand {
         guard maxLength == nil || cropSamples == nil else { throw ValidationError("--max-length is for AST, --crop-samples for wav2vec 2.0: give one") }
         guard Self.parseMilestones(milestones) != nil else { throw ValidationError("--milestones takes a list like 5-25 or 10,20") }
         if let specAugment, Self.parsePair(specAugment) == nil { throw ValidationError("--spec-augment takes FREQ,TIME, e.g. 24,96") }
+        guard melShift >= 0 else { throw ValidationError("--mel-shift takes a number of bins, 0 or more") }
         if headOnly && (prompts != 4 || bottleneck != 32) { throw ValidationError("--head-only trains no prompts or adapters; drop --prompts and --bottleneck") }
     }
 
@@ -150,6 +154,7 @@ struct TrainCommand: ParsableCommand {
         r.maxLength = maxLength
         r.cropSamples = cropSamples
         (r.specAugmentFrequency, r.specAugmentTime) = specAugment.flatMap(Self.parsePair) ?? (0, 0)
+        r.melShift = melShift
         r.statistics = TrainingRecipe.Statistics(rawValue: stats)!
         r.validationFraction = valFraction ?? 0
         return r
