@@ -2,9 +2,9 @@
 // ipet-swift: converts pretrained audio-transformer checkpoints and runs IPET-tuned audio models on the CPU.
 //
 // Layers, bottom to top (nothing below imports anything above):
-//   C shims (CBLAS, CFFTW, CSndFile, CSoxr, CHDF5, COpenSSL) and CKernels (vectorised element-wise kernels)
+//   C shims (CBLAS, CDNNL, CFFTW, CSndFile, CSoxr, CHDF5, COpenSSL) and CKernels (vectorised element-wise kernels)
 //   IPETFormats  - file formats: strict JSON, memory-mapped files, safetensors
-//   IPETTensor   - Float32 tensors (owned or mmapped views), BLAS GEMM, element-wise kernels, threads
+//   IPETTensor   - Float32 tensors (owned or mmapped views), GEMM (oneDNN or OpenBLAS), element-wise kernels, threads
 //   IPETAudio    - decoding, resampling, Kaldi fbank
 //   IPETModels   - AST, wav2vec 2.0, heads, IPET prompts and adapters
 //   IPETEngine   - backbones + packs, batch inference, metrics
@@ -28,16 +28,18 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN ships no pkg-config file: its header is on the default path and the module map links it.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        // Element-wise kernels in C so they vectorise (AVX2 chosen at run time) without tuning flags.
+        // Element-wise kernels in C so they vectorise (AVX2 or AVX-512 chosen at run time) without tuning flags.
         .target(name: "CKernels"),
         .target(name: "IPETFormats", dependencies: ["CHDF5", "COpenSSL"]),
-        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CKernels"]),
+        .target(name: "IPETTensor", dependencies: ["IPETFormats", "CBLAS", "CDNNL", "CKernels"]),
         .target(name: "IPETAudio", dependencies: ["IPETFormats", "CFFTW", "CSndFile", "CSoxr"]),
         .target(
             name: "IPETModels",

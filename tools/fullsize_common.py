@@ -4,11 +4,12 @@
 - `add_arguments()`: the options both scripts take (--no-build, --swift-bin, --threads, --repeat, --atol, --keep,
   --skip-swift, --no-fp64); `work_folder()`: --keep or a temporary folder removed afterwards.
 - `write_pcm16_clip()`: a 16 kHz PCM16 WAV clip, decoded back with soundfile (libsndfile, what the Swift side reads).
-- transformers timing: `best_of()`, `forward_timing()` (one warm-up, best of N), `reference_result()` (logits,
-  timings and, optionally, the float32 vs float64 gap: the size of honest rounding).
+- transformers timing: `times_of()` (every call's time), `best_of()`, `forward_timing()` (one warm-up, best of N),
+  `reference_result()` (logits, timings and, optionally, the float32 vs float64 gap: the size of honest rounding).
 - Swift: `swift_binary()` (`swift build -c release -Xswiftc -target-cpu -Xswiftc haswell` unless --no-build),
   `run_swift()` (`ipet predict --backbone DIR --logits --threads N CLIP`, one warm-up run, best wall time of N),
   `fastest_reported()` (the "seconds" timings ipet prints, when it prints them).
+- `run_measured()`: one subprocess run with its wall time (start to exit) and its own peak RSS (os.wait4).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -74,14 +77,20 @@ def write_pcm16_clip(path: Path, x: np.ndarray) -> np.ndarray:
 # transformers timing
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """(shortest wall time of `repeat` calls, result of the last call)."""
-    best, result = math.inf, None
+def times_of(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:
+    """(wall time of each of `repeat` calls, result of the last call)."""
+    times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        times.append(time.perf_counter() - t0)
+    return times, result
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """(shortest wall time of `repeat` calls, result of the last call)."""
+    times, result = times_of(fn, repeat)
+    return min(times, default=math.inf), result
 
 
 def forward_timing(model, x, repeat: int):
@@ -122,8 +131,12 @@ def float64_gap(model, x, logits: np.ndarray) -> float:
 # Swift
 
 
-def build_swift() -> None:
-    cmd = ["swift", "build", "-c", "release", "-Xswiftc", "-target-cpu", "-Xswiftc", "haswell"]
+HASWELL = ("-Xswiftc", "-target-cpu", "-Xswiftc", "haswell")
+
+
+def build_swift(extra: Sequence[str] = HASWELL) -> None:
+    """`swift build -c release` in the repository with `extra` arguments (default: the full-size checks' CPU target)."""
+    cmd = ["swift", "build", "-c", "release", *extra]
     print(f"[swift] {' '.join(cmd)}", flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
 
@@ -181,3 +194,31 @@ def fastest_reported(swift: dict, key: str) -> float | None:
     if not isinstance(swift["seconds"], dict):
         return None
     return min((parsed.get("seconds") or {}).get(key, math.inf) for _, parsed in swift["runs"])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# measured subprocesses
+
+
+@dataclass
+class Measured:
+    wall: float  # seconds from process start to exit
+    max_rss_mb: float  # the child's peak resident set size, MiB
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(cmd: Sequence[str], env: dict | None = None, cwd: Path | None = None) -> Measured:
+    """Run `cmd` to completion with output captured in files (no pipe limits) and return its wall time and peak RSS.
+    The RSS comes from os.wait4 on this child alone (getrusage(RUSAGE_CHILDREN) would give the largest child so far)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode("utf-8", "replace"),
+                        err.read().decode("utf-8", "replace"))

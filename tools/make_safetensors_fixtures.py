@@ -292,7 +292,7 @@ def malformed_cases() -> list[tuple[str, bytes, str, bool, str]]:
     ok_header = '{"a":' + E4 + "}"
 
     # --- file / header length
-    add("empty-file", b"", "too small", True, "0-byte file: no room for the u64 header length")
+    add("empty-file", b"", "0 bytes", True, "0-byte file: no room for the u64 header length")
     add("seven-bytes", b"\x02\x00\x00\x00\x00\x00\x00", "too small", True, "7 bytes: one short of the u64 length")
     add("header-length-past-eof", st_file("{}", declared=100), "runs past the end", True,
         "declares a 100-byte header but only 2 header bytes follow")

@@ -21,7 +21,7 @@ Outputs (and nothing else):
   Fixtures/torch/protocol4.pth          a small state dict saved with pickle_protocol=4 (STACK_GLOBAL, FRAME, MEMOIZE)
   Fixtures/torch/broadcast-huge.pth     a stride-0 view of 2^60 elements over one stored float (must be refused by size)
   Fixtures/torch/tensors.json           expected name/dtype/shape/strides/offset/values for noncontig, misc, protocol4
-  Fixtures/torch/legacy.pt              the pre-1.6 (non-zip) format, which the reader must refuse clearly
+  Fixtures/torch/legacy.pt              the pre-1.6 (non-zip) format, which the reader reads (Formats/pytorch.md)
   Fixtures/torch/plain-p0.pkl, -p2, -p5 the same plain Python value pickled with protocols 0, 2 and 5
   Fixtures/torch/malicious/*            pickles and checkpoints that must be refused, never executed
   Fixtures/torch/malicious/expected.json  file name -> text the Swift error must contain (the global or opcode)

@@ -110,3 +110,58 @@ static inline hid_t shim_vl_descriptor_type(size_t size) {
     }
     return type;
 }
+
+// One-pass link listing and object identities for HDF5File.walk (linear in the number of links, cycle-safe).
+// Versioned APIs (H5Literate/H5L_info_t, H5Oget_info/H5O_info_t, H5Oopen_by_addr) are resolved here.
+//
+// shim_iterate_links calls `visit(name, link type, ctx)` for every link of `group` in `index` order, one pass
+// (H5Literate; libhdf5 walks the group's B-tree or heap once). `visit` returns 0 to go on, non-zero to stop.
+typedef int (*shim_link_visitor)(const char *name, int type, void *ctx);
+typedef struct { shim_link_visitor visit; void *ctx; } shim_link_walk_t;
+#if H5_VERSION_GE(1, 12, 0)
+static inline herr_t shim_link_walker(hid_t group, const char *name, const H5L_info2_t *info, void *data) {
+#else
+static inline herr_t shim_link_walker(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+#endif
+    (void)group;
+    shim_link_walk_t *w = (shim_link_walk_t *)data;
+    return w->visit(name, (int)info->type, w->ctx);
+}
+static inline herr_t shim_iterate_links(hid_t group, H5_index_t index, shim_link_visitor visit, void *ctx) {
+    shim_link_walk_t w = { visit, ctx };
+    hsize_t position = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Literate2(group, index, H5_ITER_INC, &position, shim_link_walker, &w);
+#else
+    return H5Literate(group, index, H5_ITER_INC, &position, shim_link_walker, &w);
+#endif
+}
+
+// An open object's identity in its file: its object-header address (1.10) or token (1.12+), as 16 bytes
+// (zero-padded). Two links name the same object exactly when the identities are equal. Returns 0, or -1.
+static inline int shim_object_identity(hid_t object, unsigned char identity[16]) {
+    memset(identity, 0, 16);
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info3(object, &info, H5O_INFO_BASIC) < 0) return -1;
+    memcpy(identity, &info.token, sizeof(info.token) < 16 ? sizeof(info.token) : 16);
+#else
+    H5O_info_t info;
+    if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return -1;
+    memcpy(identity, &info.addr, sizeof(info.addr));
+#endif
+    return 0;
+}
+
+// Opens the object with that identity (from shim_object_identity on the same file), without any path lookup.
+static inline hid_t shim_open_by_identity(hid_t file, const unsigned char identity[16]) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_token_t token;
+    memcpy(&token, identity, sizeof(token) < 16 ? sizeof(token) : 16);
+    return H5Oopen_by_token(file, token);
+#else
+    haddr_t address;
+    memcpy(&address, identity, sizeof(address));
+    return H5Oopen_by_addr(file, address);
+#endif
+}

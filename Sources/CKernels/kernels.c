@@ -3,8 +3,14 @@
 #include <stdint.h>
 #include <string.h>
 
+// Three clones, chosen once by the dynamic loader's resolver from CPUID feature bits: x86-64-v4 (AVX-512 F/BW/CD/
+// DQ/VL, 16-lane zmm: Intel Skylake-SP and later, AMD Zen 4 and later), x86-64-v3 (AVX2 + FMA, 8-lane ymm) and
+// baseline SSE2. Microarchitecture levels, not "arch=haswell": clang's resolver for an arch= clone naming a CPU
+// tests the CPU *model* (__builtin_cpu_is), so a "haswell" clone never ran on AMD or on later Intel cores — they
+// got the SSE2 one (measured on AMD EPYC: GELU 1.09 ns/element, 0.40 with the v3 clone, 0.32 with v4). The level
+// names dispatch on __cpu_features2, i.e. on what the CPU can do.
 #if defined(__x86_64__) && defined(__clang__)
-#define IPET_MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
+#define IPET_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define IPET_MULTIVERSION
 #endif
@@ -80,27 +86,30 @@ void ipet_exp_f32(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = exp_poly(x[i]);
 }
 
+/// Independent lanes for the softmax max and sum: 16 so the reductions fill a zmm register (and two ymm on AVX2)
+/// without -ffast-math reassociation.
+#define SOFTMAX_LANES 16
+
 IPET_MULTIVERSION
 void ipet_softmax_f32(float *x, size_t n) {
     if (n == 0) return;
-    // Eight independent lanes for the max and the sum, so the reductions vectorise without -ffast-math.
-    float m8[8], s8[8];
+    float mv[SOFTMAX_LANES], sv[SOFTMAX_LANES];
     size_t i = 0;
-    for (int j = 0; j < 8; j++) m8[j] = x[0];
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) m8[j] = x[i + j] > m8[j] ? x[i + j] : m8[j];
-    float m = m8[0];
-    for (int j = 1; j < 8; j++) m = m8[j] > m ? m8[j] : m;
+    for (int j = 0; j < SOFTMAX_LANES; j++) mv[j] = x[0];
+    for (; i + SOFTMAX_LANES <= n; i += SOFTMAX_LANES)
+        for (int j = 0; j < SOFTMAX_LANES; j++) mv[j] = x[i + j] > mv[j] ? x[i + j] : mv[j];
+    float m = mv[0];
+    for (int j = 1; j < SOFTMAX_LANES; j++) m = mv[j] > m ? mv[j] : m;
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int j = 0; j < 8; j++) s8[j] = 0.0f;
-    for (i = 0; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < SOFTMAX_LANES; j++) sv[j] = 0.0f;
+    for (i = 0; i + SOFTMAX_LANES <= n; i += SOFTMAX_LANES)
+        for (int j = 0; j < SOFTMAX_LANES; j++) {
             float e = exp_poly(x[i + j] - m);
             x[i + j] = e;
-            s8[j] += e;
+            sv[j] += e;
         }
     float sum = 0.0f;
-    for (int j = 0; j < 8; j++) sum += s8[j];
+    for (int j = 0; j < SOFTMAX_LANES; j++) sum += sv[j];
     for (; i < n; i++) {
         float e = exp_poly(x[i] - m);
         x[i] = e;

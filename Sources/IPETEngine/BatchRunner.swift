@@ -198,17 +198,26 @@ public final class BatchRunner: @unchecked Sendable {
 
     /// Runs a group of prepared inputs: for each task, all their windows in batches of equal-length features.
     func process(_ group: [Prepared], workspace: Workspace) -> [InputResult] {
-        // outputs[task][input] = per-window outputs (or the error)
-        var answers: [[Answer]] = group.map { _ in [] }
-        for task in tasks {
+        // outputs[task][input][window], failures[task][input]
+        var outputs: [[[HeadOutput?]]] = tasks.map { task in
+            group.map { p in Array(repeating: nil, count: p.windows[task.featureKey]?.count ?? 0) }
+        }
+        var failures: [[Int: EngineError]] = tasks.map { _ in [:] }
+        // Tasks that share a front end (same features, nothing before the first layer changed by a pack) get it
+        // computed once per batch of windows: the fbank's patch embedding, or wav2vec 2.0's conv encoder, feature
+        // projection and positional convolution. Each task then runs its own layers on a copy of it.
+        var sharing: [[Int]] = []
+        for (t, task) in tasks.enumerated() {
+            if let g = sharing.firstIndex(where: { tasks[$0[0]].frontEndKey == task.frontEndKey }) { sharing[g].append(t) } else { sharing.append([t]) }
+        }
+        for members in sharing {
+            let key = tasks[members[0]].featureKey
             var jobs: [(input: Int, window: Int, features: [Float])] = []
             for (i, p) in group.enumerated() {
-                if let list = p.windows[task.featureKey] {
+                if let list = p.windows[key] {
                     for (w, entry) in list.enumerated() { jobs.append((i, w, entry.features)) }
                 }
             }
-            var outputs: [[HeadOutput?]] = group.map { p in Array(repeating: nil, count: p.windows[task.featureKey]?.count ?? 0) }
-            var failures: [Int: EngineError] = [:]
             // Equal-length features batch together (AST always; wav2vec 2.0 when clips or windows match).
             let byLength = Dictionary(grouping: jobs.indices, by: { jobs[$0].features.count })
             for length in byLength.keys.sorted() {
@@ -217,27 +226,32 @@ public final class BatchRunner: @unchecked Sendable {
                 while start < indices.count {
                     let chunk = Array(indices[start..<min(indices.count, start + max(1, options.batchSize))])
                     start += chunk.count
-                    do {
-                        let results = try task.run(chunk.map { jobs[$0].features }, workspace: workspace)
-                        for (j, r) in zip(chunk, results) { outputs[jobs[j].input][jobs[j].window] = r }
-                    } catch {
-                        // A failing batch is retried one input at a time, so one bad input fails alone.
-                        for j in chunk {
-                            do {
-                                outputs[jobs[j].input][jobs[j].window] = try task.run([jobs[j].features], workspace: workspace)[0]
-                            } catch {
-                                failures[jobs[j].input] = EngineError(error, about: group[jobs[j].input].item.path)
+                    let embedded = try? tasks[members[0]].embed(chunk.map { jobs[$0].features }, workspace: workspace)
+                    for (n, t) in members.enumerated() {
+                        if let embedded, let results = try? tasks[t].run(embedded, reuseInput: n == members.count - 1, workspace: workspace) {
+                            for (j, r) in zip(chunk, results) { outputs[t][jobs[j].input][jobs[j].window] = r }
+                        } else {
+                            // A failing batch is retried one input at a time, so one bad input fails alone.
+                            for j in chunk {
+                                do {
+                                    outputs[t][jobs[j].input][jobs[j].window] = try tasks[t].run([jobs[j].features], workspace: workspace)[0]
+                                } catch {
+                                    failures[t][jobs[j].input] = EngineError(error, about: group[jobs[j].input].item.path)
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+        var answers: [[Answer]] = group.map { _ in [] }
+        for (t, task) in tasks.enumerated() {
             for (i, p) in group.enumerated() {
-                if let failure = p.decodeError ?? p.errors[task.featureKey] ?? failures[i] {
+                if let failure = p.decodeError ?? p.errors[task.featureKey] ?? failures[t][i] {
                     answers[i].append(Answer(task: task, windows: 0, error: failure))
                     continue
                 }
-                let windowOutputs = outputs[i].map { $0! }
+                let windowOutputs = outputs[t][i].map { $0! }
                 if windowOutputs.contains(where: { !$0.isFinite }) {
                     let what = task.embeddingOnly || options.segments != nil ? "the embedding" : "the model's output"
                     answers[i].append(Answer(task: task, windows: 0, error: EngineError.nonFinite(what, path: p.item.path)))

@@ -4,7 +4,8 @@ import IPETModels
 import IPETTensor
 
 /// `ipet convert`: any importable checkpoint → one canonical file (safetensors or our HDF5 container) with
-/// canonical tensor names, the config embedded in metadata, and the backbone fingerprint recorded. A precision
+/// canonical tensor names, the config embedded in metadata, and the backbone fingerprint recorded. The output holds
+/// the model's floating-point weights; every other tensor of the input is reported in `Result.dropped`. A precision
 /// change records the fingerprint the weights were derived from, so packs made for the original still verify
 /// (with a precision warning).
 public enum CheckpointConverter {
@@ -15,6 +16,9 @@ public enum CheckpointConverter {
         public let fingerprint: String
         public let derivedFrom: [String]
         public let bytes: Int
+        /// The input's tensors that the output does not hold (integer and boolean ones, tensors no part of the
+        /// model), in input order; the front end names each one.
+        public let dropped: [DroppedTensor]
     }
 
     public static func convert(
@@ -23,7 +27,7 @@ public enum CheckpointConverter {
         guard [.f32, .f16, .bf16].contains(dtype) else {
             throw EngineError(path: output, "cannot store weights as \(dtype.rawValue): only F32, F16 or BF16")
         }
-        let checkpoint = try CheckpointImporter.load(input, configOverride: config)
+        let (checkpoint, dropped) = try CheckpointImporter.load(CheckpointImporter.read(input), configOverride: config)
         // The configuration must describe these weights: build the model once (missing tensors, wrong shapes, layers
         // the config leaves out) before writing a file that would only fail, or silently mislead, later.
         _ = try Backbone(checkpoint)
@@ -62,6 +66,6 @@ public enum CheckpointConverter {
             try container.write(to: output, dtype: dtype)
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        return Result(tensors: values.count, fingerprint: fingerprint, derivedFrom: derived, bytes: bytes)
+        return Result(tensors: values.count, fingerprint: fingerprint, derivedFrom: derived, bytes: bytes, dropped: dropped)
     }
 }

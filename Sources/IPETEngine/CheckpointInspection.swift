@@ -10,6 +10,9 @@ public struct CheckpointInspection: Sendable {
         public let shape: [Int]
         public let bytes: Int
         public let file: String
+
+        /// Whether the dtype is one the models compute with (F16, BF16, F32, F64).
+        public var isFloatingPoint: Bool { DType(rawValue: dtype)?.isFloatConvertible ?? false }
     }
 
     public let path: String
@@ -24,8 +27,13 @@ public struct CheckpointInspection: Sendable {
     /// The backbone fingerprint (`Formats/ipet-pack.md`) for recognised checkpoints; for a pack, the fingerprint
     /// of the backbone it expects.
     public var fingerprint: String?
+    /// True when no config was found and the architecture was recognised from the tensor names alone.
+    public var architectureFromTensorNames = false
 
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    /// Elements of the floating-point tensors (the weights); tensors of other dtypes are listed but not counted.
+    public var parameterCount: Int { tensors.filter(\.isFloatingPoint).reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    /// Tensors of other dtypes (integer, boolean, ...), listed with the rest but left out of `parameterCount`.
+    public var nonFloatTensorCount: Int { tensors.filter { !$0.isFloatingPoint }.count }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.bytes } }
 
     /// Reads and validates `path`: a model folder (config.json + weights in any supported format), a safetensors,
@@ -53,27 +61,30 @@ public struct CheckpointInspection: Sendable {
                 return report
             }
         }
-        var rows: [TensorRow] = []
-        var metadata: [(key: String, value: String)] = []
-        var files: [String] = []
-        var format = "huggingface-folder"
         if isDirectory.boolValue {
-            let folder = URL(fileURLWithPath: path)
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+            guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).appendingPathComponent("config.json").path) else {
                 throw EngineError(path: path, "not a model folder: config.json is missing")
             }
-            files = try CheckpointImporter.weightFiles(in: folder)
-        } else {
-            files = [path]
-            format = CheckpointFileFormat.detect(path)?.rawValue ?? "unknown"
         }
-        for file in files {
-            let read = try CheckpointFileFormat.read(file)
-            if metadata.isEmpty { metadata = read.metadata }
-            rows += read.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: file) }
+        let format = isDirectory.boolValue ? "huggingface-folder" : detected?.rawValue ?? "unknown"
+        // Every tensor of every dtype is listed; the files are read once, for the listing and the import.
+        let source = try CheckpointImporter.read(path)
+        let rows = source.files.flatMap { file in
+            file.tensors.map { TensorRow(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, bytes: $0.byteCount, file: file.path) }
         }
-        // The architecture (and so the fingerprint) needs a config: from the folder, metadata, or inferred.
-        let checkpoint = try? CheckpointImporter.load(path)
+        let metadata = source.metadata
+        let files = source.files.map(\.path)
+        // The architecture (and so the fingerprint) needs a config: from the folder, metadata, or inferred. Without
+        // one the report says less; but values no model can run with (NaN weights, a bad epsilon) fail inspect as
+        // they fail every other command.
+        let checkpoint: ImportedCheckpoint?
+        do {
+            checkpoint = try CheckpointImporter.load(source).checkpoint
+        } catch let error as CheckpointValueError {
+            throw error
+        } catch {
+            checkpoint = nil
+        }
         let config = checkpoint?.config
         var report = CheckpointInspection(
             path: path, format: format, architecture: checkpoint?.architecture ?? config.flatMap(Architecture.detect(config:)),
@@ -85,8 +96,28 @@ public struct CheckpointInspection: Sendable {
                 path: path, format: format, architecture: nil, modelType: raw["model_type"]?.string,
                 configClasses: raw["architectures"]?.array?.compactMap(\.string) ?? [], metadata: metadata, tensors: rows, files: files)
         }
-        if let checkpoint { report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture) }
+        if let checkpoint {
+            report.fingerprint = BackboneFingerprint.compute(checkpoint.weights, architecture: checkpoint.architecture)
+        } else if !isDirectory.boolValue, report.architecture == nil, let recognised = try weightsWithoutConfig(source) {
+            // A single weight file without a config (any name spelling): the names say what it is, the weights give
+            // the fingerprint.
+            report = CheckpointInspection(path: path, format: format, architecture: recognised.architecture, modelType: nil,
+                                          configClasses: [], metadata: metadata, tensors: rows, files: files)
+            report.architectureFromTensorNames = true
+            report.fingerprint = BackboneFingerprint.compute(recognised.weights, architecture: recognised.architecture)
+        }
         return report
+    }
+
+    /// `CheckpointImporter.weightsWithoutConfig`, nil when it fails, except for values no model can run with.
+    private static func weightsWithoutConfig(_ source: CheckpointSource) throws -> (architecture: Architecture, weights: WeightStore)? {
+        do {
+            return try CheckpointImporter.weightsWithoutConfig(source)
+        } catch let error as CheckpointValueError {
+            throw error
+        } catch {
+            return nil
+        }
     }
 
     /// Machine-readable form for `--json`.
@@ -95,11 +126,14 @@ public struct CheckpointInspection: Sendable {
             ("path", .string(path)),
             ("format", .string(format)),
             ("architecture", architecture.map { .string($0.rawValue) } ?? .null),
+            ("architecture_from", architecture == nil ? .null : .string(architectureFromTensorNames ? "tensor-names" : "config")),
             ("model_type", modelType.map { .string($0) } ?? .null),
             ("config_architectures", .array(configClasses.map { .string($0) })),
             ("metadata", .object(metadata.map { ($0.key, .string($0.value)) })),
             ("fingerprint", fingerprint.map { .string($0) } ?? .null),
             ("parameters", .integer(.nonNegative(UInt64(parameterCount)))),
+            // `parameters` counts the elements of floating-point tensors only; these are listed but not counted.
+            ("uncounted_non_float_tensors", .integer(.nonNegative(UInt64(nonFloatTensorCount)))),
             ("bytes", .integer(.nonNegative(UInt64(byteCount)))),
         ]
         members.append(("tensors", .array(tensors.map { row in

@@ -23,7 +23,33 @@ public struct ClassificationMetrics: Sendable {
     /// Mean over classes with at least one positive of the average precision (multi-label tasks).
     public let meanAveragePrecision: Double?
 
-    public var macroF1: Double { perClass.isEmpty ? 0 : perClass.map(\.f1).reduce(0, +) / Double(perClass.count) }
+    /// Which classes the macro-averaged F1 is the mean over. The two differ only when some class of the task has
+    /// no input labelled with it, as when a task is evaluated on part of its classes: `all` then counts those
+    /// classes as failures, `present` scores the part on its own.
+    public enum MacroAverage: String, Sendable, CaseIterable {
+        /// Every class of the task; a class no input is labelled with has recall 0 (nothing to find) and so F1 0.
+        /// scikit-learn's `f1_score(average="macro", labels=all the task's classes)`.
+        case all
+        /// The classes at least one input is labelled with (support > 0). A class that is only ever predicted is
+        /// left out, but its wrong predictions still lower the recall of the inputs' true classes.
+        /// scikit-learn's `f1_score(average="macro", labels=sorted(set(y_true)))`.
+        case present
+    }
+
+    /// The classes `macroF1` averages over.
+    public let macroAverage: MacroAverage
+
+    /// Mean per-class F1 over the classes `macroAverage` names.
+    public var macroF1: Double { macroF1(over: macroAverage) }
+
+    /// Mean per-class F1 over `classes`; 0 when there is no such class.
+    public func macroF1(over classes: MacroAverage) -> Double {
+        let scored = classes == .all ? perClass : perClass.filter { $0.support > 0 }
+        return scored.isEmpty ? 0 : scored.map(\.f1).reduce(0, +) / Double(scored.count)
+    }
+
+    /// Classes with at least one input labelled with them.
+    public var presentClassCount: Int { perClass.filter { $0.support > 0 }.count }
 
     /// - Parameters:
     ///   - labels: the task's class names, in logit order.
@@ -31,8 +57,10 @@ public struct ClassificationMetrics: Sendable {
     ///   - scores: per input, one score per class.
     ///   - multiLabel: per-class precision / recall / F1 from the decisions `score ≥ 0.5` (scores are sigmoids) against
     ///     every label of each input, and mAP; otherwise from the top class.
-    public init(labels: [String], truth: [[Int]], scores: [[Float]], multiLabel: Bool) {
+    ///   - macroAverage: the classes `macroF1` averages over; all of the task's by default.
+    public init(labels: [String], truth: [[Int]], scores: [[Float]], multiLabel: Bool, macroAverage: MacroAverage = .all) {
         precondition(truth.count == scores.count)
+        self.macroAverage = macroAverage
         self.labels = labels
         count = truth.count
         let n = labels.count

@@ -28,6 +28,9 @@ public final class TaskModel: @unchecked Sendable {
     public let activation: ScoreActivation
     /// Tasks with equal keys take the same features, so they are computed once per input.
     public let featureKey: String
+    /// Tasks with equal keys also share the model's front end on those features (`embed`): nothing before their
+    /// first transformer layer differs. A pack overriding a front-end tensor gets a key of its own.
+    public let frontEndKey: String
     /// Input samples a window holds (AST: enough for `max_length` frames; wav2vec 2.0: the pack's crop, or nil
     /// for whole clips).
     public let windowSamples: Int?
@@ -140,6 +143,7 @@ public final class TaskModel: @unchecked Sendable {
             spectrogram = try SpectrogramFeatures(config)
             waveform = nil
             featureKey = "fbank \(config.samplingRate) \(config.melBins) \(config.maxLength) \(config.mean) \(config.std) \(config.doNormalize)"
+            frontEndKey = featureKey + Self.frontEndSuffix(pack, frontEndPrefixes: [NameMap.astPrefix + "embeddings."])
             // Samples that give exactly max_length frames (25 ms windows every 10 ms).
             windowSamples = (config.maxLength - 1) * (config.samplingRate / 100) + config.samplingRate / 40
         case let .wav2vec2(model, _):
@@ -152,6 +156,9 @@ public final class TaskModel: @unchecked Sendable {
             waveform = config
             windowSamples = pack?.preprocessing.cropSamples
             featureKey = "waveform \(config.samplingRate) \(config.doNormalize) \(windowSamples.map(String.init) ?? "whole")"
+            frontEndKey = featureKey + Self.frontEndSuffix(pack, frontEndPrefixes: [
+                "feature_extractor.", "feature_projection.", "encoder.pos_conv_embed.", "encoder.layer_norm.",
+            ].map { NameMap.wav2vec2Prefix + $0 })
         }
     }
 
@@ -168,6 +175,12 @@ public final class TaskModel: @unchecked Sendable {
                 throw EngineError(path: pack.path, "override.\(name) has shape \(tensor.shape); the backbone's \(name) is \(original.shape)")
             }
         }
+    }
+
+    /// Empty unless `pack` overrides a tensor under one of `frontEndPrefixes`, whose front end is then its own.
+    static func frontEndSuffix(_ pack: AdapterPack?, frontEndPrefixes: [String]) -> String {
+        guard let pack, pack.overrides.keys.contains(where: { name in frontEndPrefixes.contains { name.hasPrefix($0) } }) else { return "" }
+        return " front end of \(pack.path)"
     }
 
     /// A shallow copy of `weights` with `overrides` replacing tensors by canonical name.
@@ -194,17 +207,45 @@ public final class TaskModel: @unchecked Sendable {
         }
     }
 
-    /// Runs the task on a batch of feature vectors of equal length (from `features`). For wav2vec 2.0,
+    /// The model's front end on a batch of features (everything before the first transformer layer): shared by
+    /// every task with this task's `frontEndKey`.
+    public struct Embedded: @unchecked Sendable {
+        let tokens: Tensor?
+        let frames: Wav2Vec2Model.Embedded?
+        public var count: Int { tokens?.shape[0] ?? frames!.hidden.shape[0] }
+    }
+
+    /// The front end of a batch of feature vectors of equal length (from `features`). For wav2vec 2.0,
     /// `validSamples` marks right-padded items (masked like transformers' attention mask; prompts are always
     /// attended).
-    public func run(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> [HeadOutput] {
-        guard let first = batch.first else { return [] }
-        let adaptations = pack?.adaptations
+    public func embed(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> Embedded {
+        guard let first = batch.first else { throw EngineError(path: name, "an empty batch") }
         if let ast {
             let config = spectrogram!.configuration
             let input = Tensor(shape: [batch.count, config.maxLength, config.melBins], values: batch.flatMap { $0 })
-            let output = try ast.forward(input, positionEmbeddings: astPositions, adaptations: adaptations,
-                                         outputHiddenStates: embedding?.layer != nil, workspace: workspace)
+            return Embedded(tokens: try ast.embed(input, positionEmbeddings: astPositions), frames: nil)
+        }
+        guard batch.allSatisfy({ $0.count == first.count }) else { throw EngineError(path: name, "batch items differ in length") }
+        let input = Tensor(shape: [batch.count, first.count], values: batch.flatMap { $0 })
+        return Embedded(tokens: nil, frames: try wav2vec2!.embed(input, validSamples: validSamples, workspace: workspace))
+    }
+
+    /// Runs the task on a batch of feature vectors of equal length (from `features`): `embed`, then the layers and
+    /// the head.
+    public func run(_ batch: [[Float]], validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws -> [HeadOutput] {
+        guard !batch.isEmpty else { return [] }
+        return try run(try embed(batch, validSamples: validSamples, workspace: workspace), reuseInput: true, workspace: workspace)
+    }
+
+    /// Runs the task's layers (with its pack's prompts and adapters) and head on a front end from `embed` (of this
+    /// task or one with the same `frontEndKey`). With `reuseInput` the front end's memory is used in place, so it
+    /// must not be used again.
+    public func run(_ embedded: Embedded, reuseInput: Bool = false, workspace: Workspace = Workspace()) throws -> [HeadOutput] {
+        let adaptations = pack?.adaptations
+        if let ast {
+            guard let tokens = embedded.tokens else { throw EngineError(path: name, "a wav2vec 2.0 front end given to an AST task") }
+            let output = try ast.encode(tokens, adaptations: adaptations, outputHiddenStates: embedding?.layer != nil,
+                                        workspace: workspace, reuseInput: reuseInput)
             switch head {
             case let .pack(taskHead): return try taskHead(output)
             case let .embedding(kind): return kind(output)
@@ -214,7 +255,7 @@ public final class TaskModel: @unchecked Sendable {
             }
         }
         let model = wav2vec2!
-        guard batch.allSatisfy({ $0.count == first.count }) else { throw EngineError(path: name, "batch items differ in length") }
+        guard let frames = embedded.frames else { throw EngineError(path: name, "an AST front end given to a wav2vec 2.0 task") }
         let checkpointHead: Wav2Vec2Head?
         if case let .wav2vec2(_, h) = backbone.model { checkpointHead = h } else { checkpointHead = nil }
         let needsStates: Bool
@@ -223,8 +264,8 @@ public final class TaskModel: @unchecked Sendable {
         case let .embedding(kind): needsStates = kind.layer != nil || (checkpointHead?.needsHiddenStates ?? false)
         case .checkpoint: needsStates = checkpointHead?.needsHiddenStates ?? false
         }
-        let output = try model.forward(Tensor(shape: [batch.count, first.count], values: batch.flatMap { $0 }), validSamples: validSamples,
-                                       adaptations: adaptations, outputHiddenStates: needsStates, workspace: workspace)
+        let output = try model.encode(frames, adaptations: adaptations, outputHiddenStates: needsStates, workspace: workspace,
+                                      reuseInput: reuseInput)
         switch head {
         case let .pack(taskHead): return try taskHead(output, workspace: workspace)
         case let .embedding(kind): return try kind(output, head: checkpointHead, workspace: workspace)

@@ -43,6 +43,12 @@ public struct HDF5Error: LocatedError, Sendable, Equatable {
         case invalidValue(String)
         /// A structure libhdf5 would mishandle (see `HDF5Integrity`), refused before libhdf5 reads it.
         case corruptMetadata(String)
+        /// A group reached a second time while walking (a link back to an ancestor, or one group under two names).
+        case groupReachedTwice(first: String)
+        /// Groups nested deeper than `HDF5File.maxDepth`.
+        case tooDeep(limit: Int)
+        /// The datasets' float32 values would exceed `DecodeBudget` for the file's size.
+        case decodeBudget(declaredBytes: UInt64, fileBytes: UInt64, limit: UInt64)
     }
 
     public init(path: String, object: String?, problem: Problem) {
@@ -54,7 +60,7 @@ public struct HDF5Error: LocatedError, Sendable, Equatable {
     public var file: String? { path }
 
     public var detail: String {
-        let subject = object.map { "\"\($0)\": " } ?? ""
+        let subject = object.map { "\"\(printableUntrusted($0))\": " } ?? ""
         return subject + problemText
     }
 
@@ -95,6 +101,12 @@ public struct HDF5Error: LocatedError, Sendable, Equatable {
         case let .missingWeight(why): return "missing weight: \(why)"
         case let .invalidValue(why): return why
         case let .corruptMetadata(why): return "corrupt HDF5 metadata, refused: \(why)"
+        case let .groupReachedTwice(first):
+            return "is the group already reached as \"\(printableUntrusted(first))\" (a link cycle, or one group under two names); refused"
+        case let .tooDeep(limit): return "groups nest deeper than \(limit) levels; refused"
+        case let .decodeBudget(declared, fileBytes, limit):
+            return "its datasets would decode to \(declared) bytes of float32 from \(fileBytes) bytes on disk, more than the "
+                + "\(limit)-byte bound (8 × the file size + 256 MB; compression bomb?); refused before decompressing anything"
         }
     }
 }

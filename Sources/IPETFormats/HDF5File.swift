@@ -46,7 +46,8 @@ public struct HDF5DatasetInfo: Equatable, Sendable {
 /// `maxTensorBytes`, uncompressed data must actually be stored in the file, compressed data cannot claim more than
 /// `maxCompressionRatio` times its stored bytes, and chunks must be reasonably sized (libhdf5 allocates whole chunks).
 /// Objects that would make libhdf5 read other files (external links, external raw storage, virtual datasets) are
-/// refused.
+/// refused. Walks and path lookups are linear and bounded (`walk`, `Formats/hdf5.md` §3): one pass per group, no
+/// group twice (cycles), at most `maxDepth` levels.
 public final class HDF5File: @unchecked Sendable {
     public let path: String
     public let fileSize: UInt64
@@ -62,8 +63,10 @@ public final class HDF5File: @unchecked Sendable {
     public static let maxCompressionRatio: UInt64 = 1100
     /// Largest chunk accepted when the dataset itself is smaller (libhdf5 allocates a whole chunk to read it).
     public static let maxChunkBytes: UInt64 = 64 << 20
-    /// Most elements in one attribute (name lists of real checkpoints hold a few thousand).
+    /// Most elements in one attribute (name lists of real checkpoints hold a few thousand), and most links in one group.
     public static let maxAttributeElements = 1 << 24
+    /// Deepest group nesting walked or looked up (Keras files nest about 8 deep; h5py's own limit is far higher).
+    public static let maxDepth = 64
 
     public init(path: String) throws(HDF5Error) {
         self.path = path
@@ -134,8 +137,7 @@ public final class HDF5File: @unchecked Sendable {
     /// What `objectPath` names, or nil if nothing does. External links anywhere on the path are refused.
     public func kind(of objectPath: String) throws(HDF5Error) -> HDF5ObjectKind? {
         try HDF5Library.locked { () throws(HDF5Error) -> HDF5ObjectKind? in
-            guard try checkLinks(objectPath) else { return nil }
-            let id = try openObject(objectPath)
+            guard let id = try resolve(objectPath) else { return nil }
             defer { H5Oclose(id) }
             return Self.kind(ofOpen: id)
         }
@@ -149,18 +151,53 @@ public final class HDF5File: @unchecked Sendable {
             guard Self.kind(ofOpen: group) == .group else {
                 throw error(groupPath, .notAGroup(Self.kind(ofOpen: group).rawValue))
             }
-            var info = H5G_info_t()
-            guard H5Gget_info(group, &info) >= 0 else { throw libraryError(groupPath, "read the group's link count") }
-            guard info.nlinks <= UInt64(Self.maxAttributeElements) else {
-                throw error(groupPath, .sizeOverflow("\(info.nlinks) links in one group"))
+            return try links(of: group, groupPath: groupPath).map(\.name)
+        }
+    }
+
+    /// Every object below the root, depth first in link order (creation order when tracked, else name order), each
+    /// dataset with its checked `HDF5DatasetInfo`. The walk is bounded and linear in the number of links: each group
+    /// is listed in one pass and each child opened relative to its open parent (no path is looked up twice); groups
+    /// nest at most `maxDepth` deep; a group reached a second time (a hard or soft link back to an ancestor — a
+    /// cycle — or one group under two names) is refused, as are external and user-defined links.
+    public func walk() throws(HDF5Error) -> [HDF5Object] {
+        try HDF5Library.locked { () throws(HDF5Error) -> [HDF5Object] in
+            let root = try openObject("/")
+            defer { H5Oclose(root) }
+            var visited: [HDF5Object.Identity: String] = [try identity(of: root, path: "/"): "/"]
+            var objects: [HDF5Object] = []
+            try walk(group: root, components: [], visited: &visited, into: &objects)
+            return objects
+        }
+    }
+
+    private func walk(group: hid_t, components: [String], visited: inout [HDF5Object.Identity: String],
+                      into objects: inout [HDF5Object]) throws(HDF5Error) {
+        let groupPath = "/" + components.joined(separator: "/")
+        for link in try links(of: group, groupPath: groupPath) {
+            let childComponents = components + [link.name]
+            let childPath = "/" + childComponents.joined(separator: "/")
+            try checkLinkType(link.type, path: childPath)
+            let child = H5Oopen(group, link.name, linkAccess)
+            guard child >= 0 else { throw libraryError(childPath, "open the object") }
+            defer { H5Oclose(child) }
+            let kind = Self.kind(ofOpen: child)
+            let identity = try identity(of: child, path: childPath)
+            switch kind {
+            case .group:
+                if let first = visited[identity] { throw error(childPath, .groupReachedTwice(first: first)) }
+                guard childComponents.count <= Self.maxDepth else {
+                    throw error(childPath, .tooDeep(limit: Self.maxDepth))
+                }
+                visited[identity] = childPath
+                objects.append(HDF5Object(components: childComponents, kind: .group, dataset: nil, identity: identity))
+                try walk(group: child, components: childComponents, visited: &visited, into: &objects)
+            case .dataset:
+                let info = try inspect(dataset: child, datasetPath: childPath)
+                objects.append(HDF5Object(components: childComponents, kind: .dataset, dataset: info, identity: identity))
+            default:
+                objects.append(HDF5Object(components: childComponents, kind: kind, dataset: nil, identity: identity))
             }
-            let order = Self.tracksCreationOrder(group: group, attributes: false) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME
-            var names: [String] = []
-            for i in 0..<info.nlinks {
-                let name = try linkName(group: group, index: i, order: order, groupPath: groupPath)
-                names.append(name)
-            }
-            return names
         }
     }
 
@@ -234,42 +271,80 @@ public final class HDF5File: @unchecked Sendable {
         try HDF5Library.locked { () throws(HDF5Error) -> (info: HDF5DatasetInfo, values: [Float]) in
             let dataset = try openDataset(datasetPath)
             defer { H5Oclose(dataset) }
-            let info = try inspect(dataset: dataset, datasetPath: datasetPath)
-            guard case .float = info.elementType else {
-                throw error(datasetPath, .unsupportedElementType(info.elementType.description))
-            }
-            var values = [Float](repeating: 0, count: info.elementCount)
-            if info.elementCount > 0 {
-                let status = values.withUnsafeMutableBytes {
-                    H5Dread(dataset, shim_H5T_NATIVE_FLOAT(), shim_H5S_ALL(), shim_H5S_ALL(), shim_H5P_DEFAULT(),
-                            $0.baseAddress)
-                }
-                guard status >= 0 else { throw libraryError(datasetPath, "read the data") }
-            }
-            return (info, values)
+            return try read(dataset: dataset, datasetPath: datasetPath)
+        }
+    }
+
+    /// A dataset found by `walk`, read like `floats(_ datasetPath:)` but opened by its identity (no path lookup).
+    public func floats(_ object: HDF5Object) throws(HDF5Error) -> (info: HDF5DatasetInfo, values: [Float]) {
+        try HDF5Library.locked { () throws(HDF5Error) -> (info: HDF5DatasetInfo, values: [Float]) in
+            guard object.kind == .dataset else { throw error(object.path, .notADataset(object.kind.rawValue)) }
+            var bytes = [UInt8](repeating: 0, count: 16)
+            withUnsafeBytes(of: object.identity.low.littleEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+            withUnsafeBytes(of: object.identity.high.littleEndian) { bytes.replaceSubrange(8..<16, with: $0) }
+            let dataset = shim_open_by_identity(fileID, bytes)
+            guard dataset >= 0 else { throw libraryError(object.path, "open the object") }
+            defer { H5Oclose(dataset) }
+            guard Self.kind(ofOpen: dataset) == .dataset else { throw error(object.path, .notADataset(Self.kind(ofOpen: dataset).rawValue)) }
+            return try read(dataset: dataset, datasetPath: object.path)
+        }
+    }
+
+    /// Refuses a set of datasets whose float32 values would take more memory than `DecodeBudget` allows for
+    /// `fileBytes` of files on disk, before any of them is read (and so before libhdf5 inflates compressed data).
+    /// `path` names the checkpoint (a file, or a shard index).
+    public static func checkDecodeBudget(_ datasets: [HDF5DatasetInfo], fileBytes: UInt64, path: String) throws(HDF5Error) {
+        var total: UInt64 = 0
+        for info in datasets {
+            let (bytes, o1) = UInt64(info.elementCount).multipliedReportingOverflow(by: 4)
+            let (sum, o2) = total.addingReportingOverflow(bytes)
+            total = o1 || o2 ? .max : sum
+        }
+        let limit = DecodeBudget.limit(fileBytes: fileBytes)
+        guard total <= limit else {
+            throw HDF5Error(path: path, object: nil, problem: .decodeBudget(declaredBytes: total, fileBytes: fileBytes, limit: limit))
         }
     }
 
     // MARK: internals (lock held)
 
-    /// Walks `objectPath` one component at a time: false if a component is missing; throws on external or
-    /// user-defined links (soft links inside the file are followed by libhdf5).
-    func checkLinks(_ objectPath: String) throws(HDF5Error) -> Bool {
-        let components = objectPath.split(separator: "/", omittingEmptySubsequences: true)
+    /// Opens what `objectPath` names, one component at a time, each looked up in its open parent (so the cost is
+    /// linear in the path's length), or returns nil if a component is missing. Refuses external and user-defined
+    /// links anywhere on the path (soft links inside the file are followed by libhdf5), and paths deeper than
+    /// `maxDepth` groups.
+    func resolve(_ objectPath: String) throws(HDF5Error) -> hid_t? {
+        let components = objectPath.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard components.count <= Self.maxDepth + 1 else { throw error(objectPath, .tooDeep(limit: Self.maxDepth)) }
+        var current = try openObject("/")
         var prefix = ""
         for component in components {
             prefix += "/" + component
-            let type = shim_link_type(fileID, prefix, linkAccess)
+            let type = shim_link_type(current, component, linkAccess)
             if type < 0 {
                 HDF5Library.clearErrors()
-                return false
+                H5Oclose(current)
+                return nil
             }
-            if type == Int32(H5L_TYPE_EXTERNAL.rawValue) { throw error(prefix, .externalLink) }
-            if type != Int32(H5L_TYPE_HARD.rawValue), type != Int32(H5L_TYPE_SOFT.rawValue) {
-                throw error(prefix, .unsupportedLink("user-defined (type \(type))"))
+            do {
+                try checkLinkType(type, path: prefix)
+            } catch {
+                H5Oclose(current)
+                throw error
             }
+            let next = H5Oopen(current, component, linkAccess)
+            H5Oclose(current)
+            guard next >= 0 else { throw libraryError(prefix, "open the object") }
+            current = next
         }
-        return true
+        return current
+    }
+
+    /// Hard and soft links are followed; external links (into other files) and user-defined links are refused.
+    func checkLinkType(_ type: Int32, path: String) throws(HDF5Error) {
+        if type == Int32(H5L_TYPE_EXTERNAL.rawValue) { throw error(path, .externalLink) }
+        if type != Int32(H5L_TYPE_HARD.rawValue), type != Int32(H5L_TYPE_SOFT.rawValue) {
+            throw error(path, .unsupportedLink("user-defined (type \(type))"))
+        }
     }
 
     func openObject(_ objectPath: String) throws(HDF5Error) -> hid_t {
@@ -279,8 +354,41 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     func openExisting(_ objectPath: String) throws(HDF5Error) -> hid_t {
-        guard try checkLinks(objectPath) else { throw error(objectPath, .noSuchObject) }
-        return try openObject(objectPath)
+        guard let id = try resolve(objectPath) else { throw error(objectPath, .noSuchObject) }
+        return id
+    }
+
+    /// The links of an open group in one pass (`H5Literate`): creation order when the group indexes it, else name
+    /// order. (Looking names up by index instead costs a walk of the group's B-tree per link in old-style groups:
+    /// quadratic.)
+    func links(of group: hid_t, groupPath: String) throws(HDF5Error) -> [(name: String, type: Int32)] {
+        var info = H5G_info_t()
+        guard H5Gget_info(group, &info) >= 0 else { throw libraryError(groupPath, "read the group's link count") }
+        guard info.nlinks <= UInt64(Self.maxAttributeElements) else {
+            throw error(groupPath, .sizeOverflow("\(info.nlinks) links in one group"))
+        }
+        let order = Self.tracksCreationOrder(group: group, attributes: false) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME
+        let collector = LinkCollector()
+        collector.links.reserveCapacity(Int(info.nlinks))
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        let visit: shim_link_visitor = { name, type, data in
+            guard let name, let data else { return -1 }
+            let collector = Unmanaged<LinkCollector>.fromOpaque(data).takeUnretainedValue()
+            collector.links.append((String(cString: name), type))
+            return collector.links.count > HDF5File.maxAttributeElements ? -1 : 0
+        }
+        guard shim_iterate_links(group, order, visit, context) >= 0 else { throw libraryError(groupPath, "list the links") }
+        return collector.links
+    }
+
+    /// The identity of an open object (see `HDF5Object.identity`).
+    func identity(of object: hid_t, path: String) throws(HDF5Error) -> HDF5Object.Identity {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard shim_object_identity(object, &bytes) >= 0 else { throw libraryError(path, "read the object's address") }
+        return bytes.withUnsafeBytes {
+            HDF5Object.Identity(low: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                                high: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
     }
 
     func openDataset(_ datasetPath: String) throws(HDF5Error) -> hid_t {
@@ -316,16 +424,6 @@ public final class HDF5File: @unchecked Sendable {
             return false
         }
         return flags & UInt32(H5P_CRT_ORDER_INDEXED) != 0
-    }
-
-    private func linkName(group: hid_t, index: hsize_t, order: H5_index_t, groupPath: String) throws(HDF5Error) -> String {
-        let length = H5Lget_name_by_idx(group, ".", order, H5_ITER_INC, index, nil, 0, linkAccess)
-        guard length >= 0 else { throw libraryError(groupPath, "read link name #\(index)") }
-        guard length < 1 << 20 else { throw error(groupPath, .sizeOverflow("link name of \(length) bytes")) }
-        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-        let written = H5Lget_name_by_idx(group, ".", order, H5_ITER_INC, index, &buffer, buffer.count, linkAccess)
-        guard written >= 0 else { throw libraryError(groupPath, "read link name #\(index)") }
-        return String(decoding: buffer.prefix(Int(written)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Element count of a dataspace (scalar = 1), with its dimensions; nil for a null dataspace.
@@ -456,6 +554,22 @@ public final class HDF5File: @unchecked Sendable {
         }
         return HDF5DatasetInfo(path: datasetPath, shape: shape, elementType: elementType, elementCount: Int(count),
                                storedBytes: stored, isChunked: layout == H5D_CHUNKED, filterCount: filters)
+    }
+
+    /// An open dataset's values as Float32, after every check of `inspect`; non-float element types are refused.
+    func read(dataset: hid_t, datasetPath: String) throws(HDF5Error) -> (info: HDF5DatasetInfo, values: [Float]) {
+        let info = try inspect(dataset: dataset, datasetPath: datasetPath)
+        guard case .float = info.elementType else {
+            throw error(datasetPath, .unsupportedElementType(info.elementType.description))
+        }
+        var values = [Float](repeating: 0, count: info.elementCount)
+        if info.elementCount > 0 {
+            let status = values.withUnsafeMutableBytes {
+                H5Dread(dataset, shim_H5T_NATIVE_FLOAT(), shim_H5S_ALL(), shim_H5S_ALL(), shim_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw libraryError(datasetPath, "read the data") }
+        }
+        return (info, values)
     }
 
     private func readStrings(attribute: hid_t, name: String, objectPath: String) throws(HDF5Error) -> [String] {
@@ -600,4 +714,8 @@ extension HDF5File {
 
 private final class NameCollector {
     var names: [String] = []
+}
+
+private final class LinkCollector {
+    var links: [(name: String, type: Int32)] = []
 }

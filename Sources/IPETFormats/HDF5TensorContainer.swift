@@ -18,7 +18,9 @@ import CHDF5
 /// (any libhdf5 ≥ 1.8 or h5py reads it).
 ///
 /// Reading accepts files written by other tools: the marker is optional, datasets in nested groups get their path
-/// joined with `.` as name, and any float type libhdf5 can convert is read as Float32.
+/// joined with `.` as name, and any float type libhdf5 can convert is read as Float32. The groups are walked with
+/// `HDF5File.walk` (bounded depth, no cycles, linear), and the datasets' declared sizes are checked against
+/// `DecodeBudget` before any data is read.
 public struct HDF5TensorContainer: Sendable {
     public struct Entry: Sendable, Equatable {
         public let name: String
@@ -79,29 +81,29 @@ public struct HDF5TensorContainer: Sendable {
             throw HDF5Error(path: file.path, object: "@" + Self.layoutAttribute, problem: .invalidValue(
                 "unknown container layout \(marker) (this reader knows \(Self.layoutVersion))"))
         }
-        var tensors: [Entry] = []
+        // Walk first (bounded, linear, cycle-safe), check what the datasets would decode to, then read.
+        var datasets: [(name: String, object: HDF5Object)] = []
         var seen = Set<String>()
-        func walk(_ group: String, prefix: String) throws(HDF5Error) {
-            for child in try file.children(of: group) {
-                let path = (group == "/" ? "" : group) + "/" + child
-                let name = prefix.isEmpty ? child : prefix + "." + child
-                switch try file.kind(of: path) {
-                case .group?:
-                    try walk(path, prefix: name)
-                case .dataset?:
-                    let (info, values) = try file.floats(path)
-                    guard case let .float(dtype) = info.elementType else { continue }
-                    guard seen.insert(name).inserted else {
-                        throw HDF5Error(path: file.path, object: path, problem: .duplicateName(
-                            "\"\(name)\" is spelled by more than one dataset path"))
-                    }
-                    tensors.append(Entry(name: name, shape: info.shape, values: values, dtype: dtype))
-                default:
-                    continue  // named datatypes etc. carry no tensor
-                }
+        for object in try file.walk() {
+            guard object.kind == .dataset, let info = object.dataset else { continue }  // named datatypes carry no tensor
+            guard case .float = info.elementType else {
+                throw HDF5Error(path: file.path, object: object.path, problem: .unsupportedElementType(info.elementType.description))
             }
+            let name = object.components.joined(separator: ".")
+            guard seen.insert(name).inserted else {
+                throw HDF5Error(path: file.path, object: object.path, problem: .duplicateName(
+                    "\"\(name)\" is spelled by more than one dataset path"))
+            }
+            datasets.append((name, object))
         }
-        try walk("/", prefix: "")
+        try HDF5File.checkDecodeBudget(datasets.compactMap(\.object.dataset), fileBytes: file.fileSize, path: file.path)
+        var tensors: [Entry] = []
+        tensors.reserveCapacity(datasets.count)
+        for (name, object) in datasets {
+            let (info, values) = try file.floats(object)
+            guard case let .float(dtype) = info.elementType else { continue }
+            tensors.append(Entry(name: name, shape: info.shape, values: values, dtype: dtype))
+        }
         self.metadata = metadata
         self.tensors = tensors
     }

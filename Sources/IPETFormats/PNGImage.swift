@@ -1,5 +1,6 @@
 /// A minimal PNG encoder (8-bit RGB, no interlace) for plots such as confusion matrices. The image data is
-/// stored in uncompressed deflate blocks, which every PNG reader accepts; images here are small.
+/// stored in uncompressed deflate blocks, which every PNG reader accepts; images here are small. Nothing in the
+/// file depends on the time or the machine, so the same pixels always give the same bytes.
 public struct PNGImage {
     public let width: Int
     public let height: Int
@@ -14,11 +15,33 @@ public struct PNGImage {
         for i in 0..<(width * height) { (pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2]) = fill }
     }
 
+    /// Paints a rectangle; the part outside the image, if any, is dropped (text near an edge is clipped, not a trap).
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: (UInt8, UInt8, UInt8)) {
-        for yy in max(0, y)..<min(height, y + h) {
-            for xx in max(0, x)..<min(width, x + w) {
+        let x0 = max(0, x), x1 = min(width, x + w), y0 = max(0, y), y1 = min(height, y + h)
+        guard x0 < x1, y0 < y1 else { return }
+        for yy in y0..<y1 {
+            for xx in x0..<x1 {
                 let i = 3 * (yy * width + xx)
                 (pixels[i], pixels[i + 1], pixels[i + 2]) = color
+            }
+        }
+    }
+
+    /// Draws `text` in `BitmapFont`, each font pixel a `scale`×`scale` square, with (`x`, `y`) the text's top-left
+    /// corner. `upward` turns the text a quarter turn anticlockwise, to read from bottom to top (labels of columns
+    /// too narrow for a word), with (`x`, `y`) then its bottom-left corner. Pixels outside the image are dropped.
+    public mutating func draw(text: String, x: Int, y: Int, color: (UInt8, UInt8, UInt8), scale: Int = 1, upward: Bool = false) {
+        for (k, character) in text.enumerated() {
+            let glyph = BitmapFont.glyph(character)
+            for gy in 0..<BitmapFont.glyphHeight {
+                for gx in 0..<BitmapFont.glyphWidth where BitmapFont.isSet(glyph, x: gx, y: gy) {
+                    let along = (k * BitmapFont.advance + gx) * scale, across = gy * scale
+                    if upward {
+                        fill(x: x + across, y: y - along - (scale - 1), width: scale, height: scale, color: color)
+                    } else {
+                        fill(x: x + along, y: y + across, width: scale, height: scale, color: color)
+                    }
+                }
             }
         }
     }

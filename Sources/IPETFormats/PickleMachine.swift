@@ -28,6 +28,26 @@ public enum PickleMachine {
         return try machine.materializeRoot(root)
     }
 
+    /// Reads the one pickle that starts at `offset` and ends at its `STOP` (the legacy `torch.save` format writes
+    /// several back to back): the value, the offset just after `STOP`, and every storage its persistent ids declared.
+    /// With `legacyStorageIDs`, persistent ids may also have the legacy six-element form
+    /// `('storage', <storage class>, key, location, numel, view_metadata)`, with `view_metadata` None (storage views
+    /// are refused). Error offsets count from `offset`. The output-size bound is linear in the pickle's own length.
+    public static func unpickle(_ bytes: UnsafeRawBufferPointer, from offset: Int, limits: PickleLimits = .default,
+                                legacyStorageIDs: Bool = false) throws(PickleError)
+        -> (value: PickleValue, end: Int, storages: [TorchStorageRef])
+    {
+        guard offset >= 0, offset <= bytes.count else { throw PickleError(offset: 0, problem: .noStop) }
+        var machine = PickleInterpreter(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset...]), limits: limits)
+        machine.legacyStorageIDs = legacyStorageIDs
+        let root = try machine.run()
+        let length = machine.position
+        if limits.maxNodes == nil { machine.nodeBudget = length > Int.max / 8 ? Int.max : 4 * length + 4096 }
+        let value = try machine.materializeRoot(root)
+        let storages = machine.storages.values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return (value, offset + length, storages)
+    }
+
     /// Convenience for tests and tools.
     public static func unpickle(_ bytes: [UInt8], limits: PickleLimits = .default) throws(PickleError) -> PickleValue {
         var result: Result<PickleValue, PickleError> = .failure(PickleError(offset: 0, problem: .noStop))
@@ -273,7 +293,9 @@ struct PickleInterpreter {
     /// Work not paid for by consumed bytes (key hashing, encoding, output copies), capped at `workBudget`.
     var work = 0
     let workBudget: Int
-    let nodeBudget: Int
+    var nodeBudget: Int
+    /// Accept the legacy (pre-1.6 torch.save) six-element storage persistent ids (see `unpickle(_:from:)`).
+    var legacyStorageIDs = false
 
     /// Longest dictionary-key string (keys are hashed on every insert).
     static let maxKeyBytes = 4096
@@ -591,7 +613,9 @@ struct PickleInterpreter {
                 let state = try pop()
                 try build(on: try top(), state: state)
             case PickleOpcode.binPersID:
-                try push(try persistentLoad(try pop()))
+                var pid = try pop()
+                if legacyStorageIDs { pid = try legacyStorageID(pid) }
+                try push(try persistentLoad(pid))
 
             // Refused: these construct arbitrary objects or reach outside the stream.
             case PickleOpcode.inst:
@@ -610,6 +634,16 @@ struct PickleInterpreter {
         }
         opcodeStart = position
         throw fail(.noStop)
+    }
+
+    /// The legacy persistent id `('storage', type, key, location, numel, view_metadata)` as the current five-element
+    /// form; `view_metadata` must be None (pre-1.0 storage views are refused). Other ids pass unchanged.
+    func legacyStorageID(_ pid: PickleNode) throws(PickleError) -> PickleNode {
+        guard case let .tuple(a, depth) = pid, a.count == 6, case .string("storage") = a[0] else { return pid }
+        guard case .none = a[5] else {
+            throw fail(.unsupported("a storage view (legacy view_metadata \(a[5].kindName)); re-save the checkpoint with a current torch"))
+        }
+        return .tuple(Array(a.prefix(5)), depth: depth)
     }
 
     // MARK: memo

@@ -73,7 +73,7 @@ public struct TFCheckpoint: Sendable {
         if target.hasSuffix(".json") {
             let shards = try Self.shardFiles(index: target)
             for shard in shards.files {
-                try reader.readShard(HDF5File(path: shard), modelName: shards.modelName)
+                try reader.planShard(HDF5File(path: shard), modelName: shards.modelName)
             }
             // transformers reads every dataset each shard lists; the index must not promise more.
             for (name, shard) in shards.weightMap
@@ -89,14 +89,18 @@ public struct TFCheckpoint: Sendable {
             let layout = try TFCheckpoint.layout(of: file)
             switch layout {
             case .shard:
-                try reader.readShard(file, modelName: nil)
+                try reader.planShard(file, modelName: nil)
             case .layerGroups:
-                try reader.readLayerGroups(file)
+                try reader.planLayerGroups(file)
             }
             self.files = [target]
             self.modelName = reader.modelName
             self.kerasVersion = try file.strings(attribute: "keras_version", of: "/")?.first
         }
+        // Every listed dataset's declared size is known before any is read: bound the whole checkpoint first, so a
+        // compressed dataset claiming gigabytes of zeros is refused before libhdf5 inflates it.
+        try HDF5File.checkDecodeBudget(reader.planned.map(\.info), fileBytes: reader.fileBytes, path: target)
+        try reader.readPlanned()
         try reader.crossCheck()
         self.weights = reader.weights
     }
@@ -238,9 +242,23 @@ public struct TFCheckpoint: Sendable {
     }
 }
 
-/// Accumulates converted weights and enforces the per-weight shape rules and name uniqueness.
+/// Lists the datasets to read (with their checked sizes) and then reads them, converting each weight, enforcing the
+/// per-weight shape rules and name uniqueness.
 struct WeightCollector {
+    /// A listed dataset, checked (it exists, holds floats, sizes within bounds) but not yet read.
+    struct Planned {
+        let file: HDF5File
+        let dataset: String
+        let tfName: String
+        let name: String
+        let transpose: TFWeightTranspose
+        let info: HDF5DatasetInfo
+    }
+
     let origin: String
+    var planned: [Planned] = []
+    /// Bytes on disk of the files planned from.
+    var fileBytes: UInt64 = 0
     var weights: [TFCheckpoint.Weight] = []
     var tfNames = Set<String>()
     var modelName: String?
@@ -248,7 +266,8 @@ struct WeightCollector {
 
     init(origin: String) { self.origin = origin }
 
-    mutating func readLayerGroups(_ file: HDF5File) throws(HDF5Error) {
+    mutating func planLayerGroups(_ file: HDF5File) throws(HDF5Error) {
+        fileBytes += file.fileSize
         let layers = try TFCheckpoint.attributeList(file, "layer_names", of: "/") ?? []
         var groups = layers
         if try file.kind(of: "/top_level_model_weights") == .group, !groups.contains("top_level_model_weights") {
@@ -258,7 +277,7 @@ struct WeightCollector {
             let group = "/" + layer
             guard let kind = try file.kind(of: group) else {
                 throw HDF5Error(path: file.path, object: group, problem: .notKerasWeights(
-                    "layer_names lists \"\(layer)\" but the file has no group for it"))
+                    "layer_names lists \"\(printableUntrusted(layer))\" but the file has no group for it"))
             }
             guard kind == .group else { throw HDF5Error(path: file.path, object: group, problem: .notAGroup(kind.rawValue)) }
             guard let names = try TFCheckpoint.attributeList(file, "weight_names", of: group) else {
@@ -267,13 +286,14 @@ struct WeightCollector {
             for tfName in names {
                 let first = tfName.split(separator: "/").first.map(String.init)
                 if modelName == nil, tfName.contains("/") { modelName = first }
-                try add(file: file, dataset: group + "/" + tfName, tfName: tfName)
+                try plan(file: file, dataset: group + "/" + tfName, tfName: tfName)
             }
         }
     }
 
     /// A shard: datasets at the root under names without the model component (`strip_model_name_and_prefix`).
-    mutating func readShard(_ file: HDF5File, modelName: String?) throws(HDF5Error) {
+    mutating func planShard(_ file: HDF5File, modelName: String?) throws(HDF5Error) {
+        fileBytes += file.fileSize
         self.modelName = modelName
         guard let names = try TFCheckpoint.attributeList(file, "layer_names", of: "/") else {
             throw HDF5Error(path: file.path, object: "/", problem: .notKerasWeights(
@@ -282,31 +302,43 @@ struct WeightCollector {
         for name in names {
             // Restore a level 0 for the name conversion, which drops it (shard names already lack it).
             let tfName = name.contains("model.") || !name.contains("/") ? name : "\(modelName ?? "model")/\(name)"
-            try add(file: file, dataset: "/" + name, tfName: tfName, indexName: name)
+            try plan(file: file, dataset: "/" + name, tfName: tfName, indexName: name)
         }
     }
 
-    private mutating func add(file: HDF5File, dataset: String, tfName: String, indexName: String? = nil) throws(HDF5Error) {
+    private mutating func plan(file: HDF5File, dataset: String, tfName: String, indexName: String? = nil) throws(HDF5Error) {
         guard try file.kind(of: dataset) != nil else {
             throw HDF5Error(path: file.path, object: dataset, problem: .missingWeight(
-                "\"\(tfName)\" is listed in \(indexName == nil ? "weight_names" : "layer_names") but the file has no such object"))
+                "\"\(printableUntrusted(tfName))\" is listed in \(indexName == nil ? "weight_names" : "layer_names") but the file has no such object"))
         }
-        let (info, values) = try file.floats(dataset)
+        let info = try file.datasetInfo(dataset)
+        guard case .float = info.elementType else {
+            throw HDF5Error(path: file.path, object: dataset, problem: .unsupportedElementType(info.elementType.description))
+        }
         let (name, transpose) = TFCheckpoint.pytorchName(tfName: tfName, rank: info.shape.count)
-        let (shape, arranged) = try Self.arrange(values, shape: info.shape, transpose: transpose, name: name,
-                                                 tfName: tfName, file: file.path)
         if let previous = index[name] {
             throw HDF5Error(path: file.path, object: dataset, problem: .duplicateName(
-                "maps to \(name), like \(weights[previous].dataset)"))
+                "maps to \(name), like \(planned[previous].dataset)"))
         }
-        guard case let .float(dtype) = info.elementType else { preconditionFailure("floats() returns float data only") }
-        index[name] = weights.count
-        weights.append(TFCheckpoint.Weight(name: name, shape: shape, values: arranged, tfName: tfName,
-                                           tfShape: info.shape, transpose: transpose, file: file.path,
-                                           dataset: dataset, storedDType: dtype))
+        index[name] = planned.count
+        planned.append(Planned(file: file, dataset: dataset, tfName: tfName, name: name, transpose: transpose, info: info))
         // The shard index lists full names; remember the shard spelling too for its completeness check.
         if let indexName { tfNames.insert(indexName) }
         tfNames.insert(tfName)
+    }
+
+    /// Reads every planned dataset, in plan order.
+    mutating func readPlanned() throws(HDF5Error) {
+        weights.reserveCapacity(planned.count)
+        for p in planned {
+            let (info, values) = try p.file.floats(p.dataset)
+            let (shape, arranged) = try Self.arrange(values, shape: info.shape, transpose: p.transpose, name: p.name,
+                                                     tfName: p.tfName, file: p.file.path)
+            guard case let .float(dtype) = info.elementType else { preconditionFailure("floats() returns float data only") }
+            weights.append(TFCheckpoint.Weight(name: p.name, shape: shape, values: arranged, tfName: p.tfName,
+                                               tfShape: info.shape, transpose: p.transpose, file: p.file.path,
+                                               dataset: p.dataset, storedDType: dtype))
+        }
     }
 
     /// Shape rules of the TF layout, then the transpose into PyTorch layout.

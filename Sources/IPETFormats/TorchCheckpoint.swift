@@ -11,13 +11,20 @@
 /// weight saved as is) are allowed: `rawBytes` refuses them, and `contiguousBytes` / `floats` copy their
 /// elements into row-major order.
 ///
-/// Legacy (pre-1.6) files and bare pickles are recognised and refused with a clear message; a bare pickle is
-/// still read by the restricted machine first, so a malicious one is reported by the global it names.
+/// The legacy layout (`torch.save` before 1.6, or `_use_new_zipfile_serialization=False`; `Formats/pytorch.md`) is
+/// read by the same machine: five pickles back to back (magic number, protocol version 1001, system information,
+/// the object, the list of storage keys), then each listed storage as an 8-byte little-endian element count and its
+/// raw bytes. Every count is checked against its persistent id and the bytes that remain before it is used, and the
+/// storages must end exactly at the end of the file. Bare pickles are refused with a clear message; they are still
+/// read by the restricted machine first, so a malicious one is reported by the global it names.
 public final class TorchCheckpoint: @unchecked Sendable {
     public let path: String
-    public let archive: ZipArchive
-    /// The archive's top folder with its slash, e.g. `archive/`.
+    /// The zip archive; nil for a legacy file.
+    public let archive: ZipArchive?
+    /// The archive's top folder with its slash, e.g. `archive/`; empty for a legacy file.
     public let recordPrefix: String
+    /// Whether the file has the legacy (pre-1.6, not zip) layout.
+    public var isLegacy: Bool { archive == nil }
     /// The whole unpickled object.
     public let root: PickleValue
     /// Keys from the root to the state dict (empty when the root is the state dict).
@@ -28,6 +35,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public let otherEntries: [String]
     private let index: [String: Int]
     private let bytes: UnsafeRawBufferPointer
+    private let owner: AnyObject?
 
     public struct Options: Sendable {
         /// Keys leading to the state dict; nil searches for it.
@@ -65,47 +73,58 @@ public final class TorchCheckpoint: @unchecked Sendable {
         func fail(_ problem: TorchCheckpointError.Problem, _ tensor: String? = nil) -> TorchCheckpointError {
             TorchCheckpointError(path: path, tensor: tensor, problem: problem)
         }
-        try TorchCheckpoint.refuseNonZip(bytes, path: path, limits: options.limits)
-        let archive: ZipArchive
-        do {
-            archive = try ZipArchive(bytes: bytes, path: path, owner: owner)
-        } catch {
-            throw fail(.zip(error.problem, entry: error.entry))
-        }
-
-        // The pickle is `<top>/data.pkl`, one folder deep.
-        let pickles = archive.names.filter { name in
-            guard name.hasSuffix("/data.pkl") else { return false }
-            let folder = name.dropLast("data.pkl".count)
-            return folder.count > 1 && folder.dropLast().firstIndex(of: "/") == nil
-        }
-        guard let pickleName = pickles.first else { throw fail(.noDataPickle) }
-        guard pickles.count == 1 else { throw fail(.ambiguousDataPickle(pickles)) }
-        let prefix = String(pickleName.dropLast("data.pkl".count))
-
-        // Tensor bytes are read as little-endian; torch records the writer's byte order (absent: little).
-        if let order = archive.entry(prefix + "byteorder") {
-            let text: String
+        let root: PickleValue
+        let storages: StorageRecords
+        var zip: ZipArchive?
+        var prefix = ""
+        if let magicEnd = TorchCheckpoint.legacyMagicEnd(bytes) {
+            let legacy = try TorchCheckpoint.readLegacy(bytes, magicEnd: magicEnd, path: path, limits: options.limits)
+            root = legacy.root
+            storages = .legacy(legacy.ranges)
+        } else {
+            try TorchCheckpoint.refuseNonZip(bytes, path: path, limits: options.limits)
+            let archive: ZipArchive
             do {
-                text = String(decoding: try archive.storedBytes(order).prefix(16), as: UTF8.self)
+                archive = try ZipArchive(bytes: bytes, path: path, owner: owner)
             } catch {
                 throw fail(.zip(error.problem, entry: error.entry))
             }
-            guard text == "little", order.compressedSize == 6 else {
-                throw fail(text == "big" ? .bigEndian : .invalidRecord(order.name, printableUntrusted(text)))
-            }
-        }
 
-        let root: PickleValue
-        do {
-            let pickle = try archive.storedBytes(named: pickleName)
-            root = try PickleMachine.unpickle(pickle, limits: options.limits)
-        } catch let error as ZipError {
-            throw fail(.zip(error.problem, entry: error.entry))
-        } catch let error as PickleError {
-            throw fail(.pickle(error, record: pickleName))
-        } catch {
-            throw fail(.io("\(error)"))
+            // The pickle is `<top>/data.pkl`, one folder deep.
+            let pickles = archive.names.filter { name in
+                guard name.hasSuffix("/data.pkl") else { return false }
+                let folder = name.dropLast("data.pkl".count)
+                return folder.count > 1 && folder.dropLast().firstIndex(of: "/") == nil
+            }
+            guard let pickleName = pickles.first else { throw fail(.noDataPickle) }
+            guard pickles.count == 1 else { throw fail(.ambiguousDataPickle(pickles)) }
+            prefix = String(pickleName.dropLast("data.pkl".count))
+
+            // Tensor bytes are read as little-endian; torch records the writer's byte order (absent: little).
+            if let order = archive.entry(prefix + "byteorder") {
+                let text: String
+                do {
+                    text = String(decoding: try archive.storedBytes(order).prefix(16), as: UTF8.self)
+                } catch {
+                    throw fail(.zip(error.problem, entry: error.entry))
+                }
+                guard text == "little", order.compressedSize == 6 else {
+                    throw fail(text == "big" ? .bigEndian : .invalidRecord(order.name, printableUntrusted(text)))
+                }
+            }
+
+            do {
+                let pickle = try archive.storedBytes(named: pickleName)
+                root = try PickleMachine.unpickle(pickle, limits: options.limits)
+            } catch let error as ZipError {
+                throw fail(.zip(error.problem, entry: error.entry))
+            } catch let error as PickleError {
+                throw fail(.pickle(error, record: pickleName))
+            } catch {
+                throw fail(.io("\(error)"))
+            }
+            zip = archive
+            storages = .zip(archive, prefix: prefix)
         }
 
         let (dictPath, stateDict) = try TorchCheckpoint.locateStateDict(root, explicit: options.stateDictPath, path: path)
@@ -126,12 +145,12 @@ public final class TorchCheckpoint: @unchecked Sendable {
             if let previous = index[name] {
                 throw fail(.duplicateName(tensors[previous].originalName), original)
             }
-            let info = try TorchCheckpoint.validate(ref, name: name, original: original, archive: archive, prefix: prefix, path: path)
+            let info = try TorchCheckpoint.validate(ref, name: name, original: original, storages: storages, path: path)
             index[name] = tensors.count
             tensors.append(info)
         }
         self.path = path
-        self.archive = archive
+        self.archive = zip
         self.recordPrefix = prefix
         self.root = root
         self.stateDictPath = dictPath
@@ -139,6 +158,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         self.otherEntries = others
         self.index = index
         self.bytes = bytes
+        self.owner = owner
     }
 
     public var tensorNames: [String] { tensors.map(\.name) }
@@ -148,7 +168,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     }
 
     /// The object that keeps the mapped bytes alive; views into `rawBytes` must retain it.
-    public var storageOwner: AnyObject { archive.storageOwner }
+    public var storageOwner: AnyObject { archive?.storageOwner ?? owner ?? self }
 
     /// A contiguous tensor's bytes inside the mapping (little-endian, row-major, possibly unaligned).
     public func rawBytes(_ info: TorchTensorInfo) throws(TorchCheckpointError) -> UnsafeRawBufferPointer {
@@ -221,6 +241,84 @@ public final class TorchCheckpoint: @unchecked Sendable {
     /// The pickle `torch.save` wrote before 1.6 begins with this magic number (LONG1, 10 bytes).
     static let legacyMagic: [UInt8] = [0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
+    /// Whether `bytes` start like a legacy (pre-1.6) `torch.save` file.
+    public static func isLegacy(_ bytes: UnsafeRawBufferPointer) -> Bool { legacyMagicEnd(bytes) != nil }
+
+    /// Where the legacy magic-number pickle ends, if `bytes` begin with it: an optional `PROTO n`, an optional
+    /// `FRAME` (protocols 4 and 5), `LONG1` of the 10-byte magic number, `STOP`.
+    static func legacyMagicEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var p = 0
+        if bytes.count >= 2, bytes[0] == 0x80 {
+            guard bytes[1] <= 5 else { return nil }
+            p = 2
+        }
+        if bytes.count >= p + 9, bytes[p] == 0x95 { p += 9 }
+        guard bytes.count >= p + legacyMagic.count + 1 else { return nil }
+        for i in 0..<legacyMagic.count where bytes[p + i] != legacyMagic[i] { return nil }
+        p += legacyMagic.count
+        return bytes[p] == 0x2E ? p + 1 : nil
+    }
+
+    /// The legacy layout after its magic number: protocol version, system information, the object (whose
+    /// persistent ids declare the storages), the storage keys, then each storage as a u64 little-endian element
+    /// count and its bytes. Returns the object and each storage's byte range in the file. Nothing is allocated from
+    /// a declared size: each count must equal its persistent id's and fit in the bytes that remain.
+    static func readLegacy(_ bytes: UnsafeRawBufferPointer, magicEnd: Int, path: String, limits: PickleLimits)
+        throws(TorchCheckpointError) -> (root: PickleValue, ranges: [String: Range<Int>])
+    {
+        func fail(_ why: String) -> TorchCheckpointError {
+            TorchCheckpointError(path: path, tensor: nil, problem: .legacyLayout(why))
+        }
+        func pickle(_ what: String, at offset: Int, legacy: Bool = false) throws(TorchCheckpointError)
+            -> (value: PickleValue, end: Int, storages: [TorchStorageRef])
+        {
+            do {
+                return try PickleMachine.unpickle(bytes, from: offset, limits: limits, legacyStorageIDs: legacy)
+            } catch {
+                throw TorchCheckpointError(path: path, tensor: nil, problem: .pickle(error, record: "\(what) pickle at byte \(offset)"))
+            }
+        }
+        let version = try pickle("protocol-version", at: magicEnd)
+        guard version.value == .int(1001) else { throw fail("protocol version \(version.value.int.map(String.init) ?? version.value.kindName) is not 1001") }
+        let system = try pickle("system-information", at: version.end)
+        guard system.value.dict != nil else { throw fail("the system-information pickle holds a \(system.value.kindName), not a dict") }
+        switch system.value["little_endian"] {
+        case .bool(true)?: break
+        case .bool(false)?: throw TorchCheckpointError(path: path, tensor: nil, problem: .bigEndian)
+        default: throw fail("the system information does not say little_endian")
+        }
+        let object = try pickle("object", at: system.end, legacy: true)
+        let keys = try pickle("storage-key", at: object.end)
+        guard case let .list(listed) = keys.value else { throw fail("the storage-key pickle holds a \(keys.value.kindName), not a list") }
+        let declared = Dictionary(object.storages.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var ranges: [String: Range<Int>] = [:]
+        var offset = keys.end
+        for value in listed {
+            guard case let .string(key) = value else { throw fail("the storage-key list holds a \(value.kindName)") }
+            let shown = printableUntrusted(key)
+            guard let ref = declared[key] else { throw fail("storage \(shown) is listed but no persistent id declares it") }
+            guard ranges[key] == nil else { throw fail("storage \(shown) is listed twice") }
+            guard bytes.count - offset >= 8 else {
+                throw fail("storage \(shown): its element count at byte \(offset) runs past the end of the \(bytes.count)-byte file (truncated?)")
+            }
+            let count = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            guard ref.count >= 0, count == UInt64(ref.count) else {
+                throw fail("storage \(shown) holds \(count) elements at byte \(offset) but its persistent id declares \(ref.count)")
+            }
+            let size = ref.byteCount  // overflow-checked when the persistent id was read
+            guard size <= bytes.count - offset - 8 else {
+                throw fail("storage \(shown): \(size) bytes from byte \(offset + 8) run past the end of the \(bytes.count)-byte file (truncated?)")
+            }
+            ranges[key] = (offset + 8)..<(offset + 8 + size)
+            offset += 8 + size
+        }
+        guard offset == bytes.count else {
+            let extra = bytes.count - offset
+            throw fail("\(extra) byte\(extra == 1 ? "" : "s") follow\(extra == 1 ? "s" : "") the last storage")
+        }
+        return (object.value, ranges)
+    }
+
     /// Files that do not start like a zip archive: legacy torch.save output, or a bare pickle (read by the
     /// restricted machine, so a malicious one names its global), or anything else.
     static func refuseNonZip(_ bytes: UnsafeRawBufferPointer, path: String, limits: PickleLimits) throws(TorchCheckpointError) {
@@ -234,7 +332,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         if head.count >= legacyMagic.count {
             for start in 0...(head.count - legacyMagic.count)
             where (0..<legacyMagic.count).allSatisfy({ head[start + $0] == legacyMagic[$0] }) {
-                throw fail(.legacyFormat)
+                throw fail(.legacyLayout("its magic number is not the first pickle"))
             }
         }
         guard !bytes.isEmpty else { throw fail(.notAnArchive(nil)) }
@@ -302,29 +400,50 @@ public final class TorchCheckpoint: @unchecked Sendable {
         return (best.path, best.dict)
     }
 
+    /// Where a checkpoint's storages are: zip records `<prefix>data/<key>`, or byte ranges of a legacy file.
+    enum StorageRecords {
+        case zip(ZipArchive, prefix: String)
+        case legacy([String: Range<Int>])
+    }
+
     /// Checks a tensor against its storage record and computes its byte ranges.
-    static func validate(_ ref: TorchTensorRef, name: String, original: String, archive: ZipArchive, prefix: String, path: String)
+    static func validate(_ ref: TorchTensorRef, name: String, original: String, storages: StorageRecords, path: String)
         throws(TorchCheckpointError) -> TorchTensorInfo
     {
         func fail(_ problem: TorchCheckpointError.Problem) -> TorchCheckpointError {
             TorchCheckpointError(path: path, tensor: original, problem: problem)
         }
-        let recordName = prefix + "data/" + ref.storage.key
-        guard let record = archive.entry(recordName) else { throw fail(.missingStorage(recordName)) }
-        guard record.isStored else { throw fail(.zip(.compressed(method: record.method), entry: recordName)) }
-        guard let width = ref.dtype.byteWidth else { throw fail(.unsupportedDType(ref.dtype.rawValue)) }
         // The machine checked the view against the declared storage size and that size for overflow.
         let declared = ref.storage.byteCount
-        guard record.compressedSize == declared else {
-            throw fail(.storageSizeMismatch(record: recordName, declared: declared, actual: record.compressedSize))
+        let storageRange: Range<Int>
+        switch storages {
+        case let .zip(archive, prefix):
+            let recordName = prefix + "data/" + ref.storage.key
+            guard let record = archive.entry(recordName) else { throw fail(.missingStorage(recordName)) }
+            guard record.isStored else { throw fail(.zip(.compressed(method: record.method), entry: recordName)) }
+            guard ref.dtype.byteWidth != nil else { throw fail(.unsupportedDType(ref.dtype.rawValue)) }
+            guard record.compressedSize == declared else {
+                throw fail(.storageSizeMismatch(record: recordName, declared: declared, actual: record.compressedSize))
+            }
+            storageRange = record.dataRange
+        case let .legacy(ranges):
+            let recordName = "storage " + ref.storage.key
+            guard let range = ranges[ref.storage.key] else {
+                throw fail(.legacyLayout("its storage \(printableUntrusted(ref.storage.key)) is not in the storage-key list, so the file holds no bytes for it"))
+            }
+            guard ref.dtype.byteWidth != nil else { throw fail(.unsupportedDType(ref.dtype.rawValue)) }
+            guard range.count == declared else {
+                throw fail(.storageSizeMismatch(record: recordName, declared: declared, actual: range.count))
+            }
+            storageRange = range
         }
+        guard let width = ref.dtype.byteWidth else { throw fail(.unsupportedDType(ref.dtype.rawValue)) }
         let elements = ref.elementCount
         // A broadcast view (stride 0) holds more elements than its storage; materialising it allocates what the pickle
         // declares, so only small ones are read (16 M elements: far beyond any real checkpoint's expanded buffers).
         guard elements <= declared / width || elements <= 1 << 24 else {
             throw fail(.broadcastView(elements: elements, storageElements: declared / width))
         }
-        let storageRange = record.dataRange
         var byteRange: Range<Int>?
         if ref.isContiguous {
             let start = storageRange.lowerBound + ref.storageOffset * width

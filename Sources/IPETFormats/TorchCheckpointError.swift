@@ -12,7 +12,8 @@ public struct TorchCheckpointError: LocatedError, Sendable, Equatable {
         case zip(ZipError.Problem, entry: String?)
         /// The pickle was refused: a forbidden global or opcode, or malformed data.
         case pickle(PickleError, record: String)
-        case legacyFormat
+        /// A legacy (pre-1.6, not zip) `torch.save` file whose layout is not what torch writes.
+        case legacyLayout(String)
         /// Not a zip archive; when it reads as a pickle at all, why that pickle was refused.
         case notAnArchive(PickleError?)
         case barePickle
@@ -51,8 +52,9 @@ public struct TorchCheckpointError: LocatedError, Sendable, Equatable {
         case let .io(reason): return reason
         case let .zip(problem, entry): return ZipError(path: path, entry: entry, problem: problem).detail
         case let .pickle(error, record): return "\(printableUntrusted(record)): \(error.description)"
-        case .legacyFormat:
-            return "legacy (pre-1.6) torch.save format is not supported; re-save with torch>=1.6 (torch.save(torch.load(f), f2))"
+        case let .legacyLayout(why):
+            return "legacy torch.save format (before PyTorch 1.6): \(why); re-save it with a current torch "
+                + "(torch.save(torch.load(f), f2))"
         case let .notAnArchive(error):
             let detail = error.map { "; read as a bare pickle it is refused: \($0.description)" } ?? " (empty file)"
             return "not a torch.save zip archive\(detail)"

@@ -67,6 +67,7 @@ public final class Adam: @unchecked Sendable {
                 let denominator = v[i].squareRoot() / correction2 + eps
                 p[i] = p[i] - rate * m[i] / denominator
             }
+            Gemm.weightsChanged(parameters.values[name]!)
         }
     }
 }

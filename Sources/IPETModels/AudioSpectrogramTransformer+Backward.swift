@@ -1,22 +1,7 @@
 import IPETTensor
 
 extension AudioSpectrogramTransformer {
-    /// The frozen part below the first layer for `features` `[batch, frames, melBins]`: patch embedding, CLS and
-    /// distillation tokens and `positions` → the first layer's input `[batch, tokens, hidden]`.
-    public func embeddings(_ features: Tensor, positions: Tensor) throws(ModelError) -> Tensor {
-        guard features.rank == 3, features.shape[2] == config.melBins else {
-            throw ModelError("AST", "features must be [batch, frames, \(config.melBins)], got \(features.shape)")
-        }
-        let n = config.tokens(frames: features.shape[1])
-        guard positions.shape == [n, config.hiddenSize] else {
-            throw ModelError("AST", "\(features.shape[1]) frames make \(n) tokens; the position table has \(positions.shape[0])")
-        }
-        let h = Tensor(zeros: [features.shape[0], n, config.hiddenSize])
-        embed(features, into: h.mutableData, positions: positions)
-        return h
-    }
-
-    /// The layers for training, from the first layer's input `h0` (`embeddings`), with `dropouts[l]` on layer l's
+    /// The layers for training, from the first layer's input `h0` (`embed`), with `dropouts[l]` on layer l's
     /// adapter; every layer's input is kept for `backward` (unless `keepInputs` is false:
     /// validation). Returns `pooled` `[batch, hidden]` = the mean of the
     /// final-LayerNorm CLS and distillation outputs (the only rows IPET's heads read).

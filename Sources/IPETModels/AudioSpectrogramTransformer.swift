@@ -79,7 +79,7 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         public var hiddenStates: [Tensor]
     }
 
-    /// Runs the model on `features` `[batch, frames, melBins]`.
+    /// Runs the model on `features` `[batch, frames, melBins]`: `embed`, then `encode`.
     ///
     /// - Parameters:
     ///   - positionEmbeddings: `[tokens(frames), hidden]` replacing the checkpoint's (IPET packs trained on
@@ -89,6 +89,13 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         _ features: Tensor, positionEmbeddings overridePositions: Tensor? = nil, adaptations: [LayerAdaptation]? = nil,
         outputHiddenStates: Bool = false, workspace: Workspace = Workspace()
     ) throws(ModelError) -> Output {
+        try encode(try embed(features, positionEmbeddings: overridePositions), adaptations: adaptations,
+                   outputHiddenStates: outputHiddenStates, workspace: workspace, reuseInput: true)
+    }
+
+    /// The part before the first transformer layer, which IPET never changes: patch embedding, CLS and
+    /// distillation tokens, position embeddings. `[batch, tokens, hidden]`; several packs on one input share it.
+    public func embed(_ features: Tensor, positionEmbeddings overridePositions: Tensor? = nil) throws(ModelError) -> Tensor {
         guard features.rank == 3, features.shape[2] == config.melBins else {
             throw ModelError("AST", "features must be [batch, frames, \(config.melBins)], got \(features.shape)")
         }
@@ -98,11 +105,26 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         guard positions.shape == [n, d] else {
             throw ModelError("AST", "input has \(frames) frames (\(n) tokens) but the position embeddings cover \(positions.shape[0]) tokens; max_length is \(config.maxLength)")
         }
+        let h = Tensor(zeros: [batch, n, d])
+        StageTimer.measure("ast.patch_embedding") { embedTokens(features, into: h.mutableData, positions: positions) }
+        return h
+    }
+
+    /// The transformer layers (with the pack's prompts and adapters), the final LayerNorm, pooling and the
+    /// checkpoint's head, on the output of `embed`. With `reuseInput` the layers work in `tokens` itself; otherwise
+    /// on a copy, so one `embed` can feed several packs.
+    public func encode(
+        _ tokens: Tensor, adaptations: [LayerAdaptation]? = nil, outputHiddenStates: Bool = false,
+        workspace: Workspace = Workspace(), reuseInput: Bool = false
+    ) throws(ModelError) -> Output {
+        guard tokens.rank == 3, tokens.shape[2] == config.hiddenSize else {
+            throw ModelError("AST", "tokens must be [batch, tokens, \(config.hiddenSize)], got \(tokens.shape)")
+        }
         if let adaptations, adaptations.count != config.layers {
             throw ModelError("AST", "\(adaptations.count) layer adaptations for \(config.layers) layers")
         }
-        let h = Tensor(zeros: [batch, n, d])
-        StageTimer.measure("ast.patch_embedding") { embed(features, into: h.mutableData, positions: positions) }
+        let batch = tokens.shape[0], n = tokens.shape[1], d = config.hiddenSize
+        let h = reuseInput ? tokens : tokens.copy()
         var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
         StageTimer.measure("ast.layers") {
             for (l, block) in blocks.enumerated() {
@@ -129,7 +151,7 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
     }
 
     /// Patch embedding (as im2col + GEMM), CLS/distillation tokens and position embeddings.
-    func embed(_ features: Tensor, into h: UnsafeMutablePointer<Float>, positions: Tensor) {
+    func embedTokens(_ features: Tensor, into h: UnsafeMutablePointer<Float>, positions: Tensor) {
         let batch = features.shape[0], frames = features.shape[1], bins = config.melBins
         let p = config.patchSize, d = config.hiddenSize
         let fPatches = config.frequencyPatches, tPatches = config.timePatches(frames: frames)

@@ -1,7 +1,8 @@
 import IPETTensor
 import IPETFormats
 
-/// The transformer MLP: `fc2(GELU(fc1(x)))`.
+/// The transformer MLP: `fc2(GELU(fc1(x)))`, the GELU fused into `fc1`'s product where the backend can (oneDNN's
+/// exact-erf eltwise post-op), so the 4×-wide intermediate is written once instead of written, read and rewritten.
 public struct FeedForward: Sendable {
     public let up: Linear
     public let down: Linear
@@ -13,8 +14,7 @@ public struct FeedForward: Sendable {
 
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let mid = workspace.buffer("ffn.mid", count: rows * up.outFeatures)
-        up(x, rows: rows, into: mid)
-        Kernels.gelu(mid, count: rows * up.outFeatures)
+        up(x, rows: rows, activation: .gelu, into: mid)
         down(mid, rows: rows, into: out)
     }
 }

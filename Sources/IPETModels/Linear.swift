@@ -19,8 +19,13 @@ public struct Linear: Sendable {
         self.bias = bias ? try scope.tensor("bias", shape: [outFeatures]) : nil
     }
 
-    /// Applies the layer to `rows` rows; `parallel` splits the GEMM over threads (off inside parallel loops).
-    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, parallel: Bool = true) {
-        Gemm.linear(x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, into: y, parallel: parallel)
+    /// Applies the layer to `rows` rows, then `activation` (fused into the product on oneDNN); `parallel` lets the
+    /// GEMM use the whole thread budget (off inside parallel loops).
+    public func callAsFunction(
+        _ x: UnsafePointer<Float>, rows: Int, activation: GemmActivation = .none, into y: UnsafeMutablePointer<Float>,
+        parallel: Bool = true
+    ) {
+        Gemm.linear(x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, activation: activation, into: y,
+                    parallel: parallel)
     }
 }

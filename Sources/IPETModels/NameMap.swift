@@ -16,6 +16,24 @@ public enum NameMap {
         }
     }
 
+    /// The architecture a checkpoint's tensor names spell, in any accepted spelling (transformers 4.x or 5.x, with
+    /// or without the task-model prefix or a `module.` wrapper), or nil: AST when a name maps to AST's patch
+    /// projection, wav2vec 2.0 when one maps to its first feature-extractor convolution. (The original AST code's timm
+    /// names are recognised by `TimmAST.isTimm`.) For single weight files that come without a config.
+    public static func architecture(ofTensorNames names: [String]) -> Architecture? {
+        // Every spelling keeps the marker's last two components: only names ending so are mapped (a cheap filter
+        // for checkpoints of many tensors).
+        let markers: [(Architecture, String, String)] = [
+            (.ast, astPrefix + "embeddings.patch_embeddings.projection.weight", "projection.weight"),
+            (.wav2vec2, wav2vec2Prefix + "feature_extractor.conv_layers.0.conv.weight", "conv.weight"),
+        ]
+        for (architecture, marker, suffix) in markers
+        where names.contains(where: { $0.hasSuffix(suffix) && canonical($0, architecture: architecture) == marker }) {
+            return architecture
+        }
+        return nil
+    }
+
     /// AST: transformers 5.x (`layers.N.attention.q_proj`, `mlp.fc1`, ...) → 4.x; bare `ASTModel` names get
     /// the `audio_spectrogram_transformer.` prefix.
     static func canonicalAST(_ name: String) -> String? {

@@ -120,5 +120,12 @@ public final class PackParameters: @unchecked Sendable {
     /// Overwrites the values with `snapshot`'s (same names and shapes).
     public func restore(_ snapshot: [String: Tensor]) {
         for (name, t) in values { t.mutableData.update(from: snapshot[name]!.data, count: t.count) }
+        valuesChanged()
+    }
+
+    /// Call after writing into `values` directly: the GEMM keeps packed copies of weights, which must be dropped
+    /// (`Gemm.weightsChanged`) so the next forward multiplies by the new values.
+    public func valuesChanged() {
+        for t in values.values { Gemm.weightsChanged(t) }
     }
 }

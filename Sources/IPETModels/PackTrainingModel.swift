@@ -76,12 +76,12 @@ public final class PackTrainingModel: @unchecked Sendable {
         let adapted = parameters.layout.adaptsLayers
         switch backbone {
         case let .ast(model, positions):
-            if adapted { return FrozenFeatures(values: try model.embeddings(input, positions: positions), frames: nil, keyLengths: nil) }
+            if adapted { return FrozenFeatures(values: try model.embed(input, positionEmbeddings: positions), frames: nil, keyLengths: nil) }
             let out = try model.forward(input, positionEmbeddings: positions, workspace: workspace)
             return FrozenFeatures(values: out.pooled, frames: nil, keyLengths: nil)
         case let .wav2vec2(model):
             if adapted {
-                let e = try model.encoderInput(input, validSamples: validSamples, workspace: workspace)
+                let e = try model.embed(input, validSamples: validSamples, workspace: workspace)
                 return FrozenFeatures(values: e.hidden, frames: e.frames, keyLengths: e.keyLengths)
             }
             let out = try model.forward(input, validSamples: validSamples, workspace: workspace)

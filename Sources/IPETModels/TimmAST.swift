@@ -13,11 +13,14 @@ public enum TimmAST {
 
     /// Inserts the tensors under transformers' names (`NameMap.timmAST`), splitting each fused `attn.qkv` into
     /// query, key and value. Tensors that are not part of the model (timm's unused `head`/`head_dist`, IPET prompts
-    /// and adapters) are skipped.
-    public static func insert(_ tensors: [SourceTensor], into store: WeightStore, source: String) throws {
+    /// and adapters) are skipped and returned.
+    @discardableResult
+    public static func insert(_ tensors: [SourceTensor], into store: WeightStore, source: String) throws -> [DroppedTensor] {
+        var dropped: [DroppedTensor] = []
         for tensor in tensors {
             switch NameMap.timmAST(strip(tensor.name)) {
-            case nil: continue
+            case nil:
+                dropped.append(DroppedTensor(name: tensor.name, dtype: tensor.dtype, reason: .notPartOfTheModel))
             case let .tensor(canonical):
                 store.insert(try tensor.load(), canonical: canonical, original: tensor.name)
             case let .fusedQKV(parts):
@@ -30,6 +33,7 @@ public enum TimmAST {
                 }
             }
         }
+        return dropped
     }
 
     /// A transformers-style config from the tensor shapes: hidden size, layers, heads (head size 64, as DeiT),

@@ -1,7 +1,7 @@
 import IPETTensor
 
 extension Wav2Vec2Model {
-    /// The encoder layers for training, from the first layer's input `h0` (`encoderInput`), with `dropouts[l]` on
+    /// The encoder layers for training, from the first layer's input `h0` (`embed`), with `dropouts[l]` on
     /// layer l's adapter; every layer's input is kept for `backward` (unless `keepInputs` is false:
     /// validation). Returns the encoder output `[batch, frames,
     /// hidden]` that mean-std pooling reads (pre-LN: after the encoder LayerNorm).

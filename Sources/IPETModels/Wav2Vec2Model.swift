@@ -143,46 +143,34 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         public var frames: [Int]
     }
 
-    /// Runs the model on `batch` waveforms of `samples` samples each (`input_values`, already normalised).
+    /// The part before the first transformer layer, which IPET never changes (`embed`'s output): the encoder input
+    /// `[batch, frames, hidden]` after the positional convolution (and, post-LN, the encoder LayerNorm).
+    public struct Embedded: @unchecked Sendable {
+        public var hidden: Tensor
+        public var extractFeatures: Tensor
+        /// Valid frames per item.
+        public var frames: [Int]
+        /// Attention key lengths for a right-padded batch, nil when every item is whole.
+        public var keyLengths: [Int]?
+    }
+
+    /// Runs the model on `batch` waveforms of `samples` samples each (`input_values`, already normalised):
+    /// `embed`, then `encode`.
     /// `validSamples` marks right-padding per item: frames past `frames(validSamples)` are zeroed before the
     /// positional convolution and masked as attention keys, exactly like transformers' attention mask.
     public func forward(
         _ input: Tensor, validSamples: [Int]? = nil, adaptations: [LayerAdaptation]? = nil, outputHiddenStates: Bool = false,
         workspace: Workspace = Workspace()
     ) throws(ModelError) -> Output {
-        if let adaptations, adaptations.count != config.layers {
-            throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
-        }
-        let encoder = try encoderInput(input, validSamples: validSamples, workspace: workspace)
-        let h = encoder.hidden
-        let (batch, t) = (h.shape[0], h.shape[1])
-        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
-        for (l, block) in blocks.enumerated() {
-            StageTimer.measure("w2v.layers") {
-                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: encoder.keyLengths,
-                    workspace: workspace)
-            }
-            if outputHiddenStates { hidden.append(h.copy()) }
-        }
-        if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
-        return Output(lastHiddenState: h, extractFeatures: encoder.extractFeatures, hiddenStates: hidden, frames: encoder.frames)
+        try encode(try embed(input, validSamples: validSamples, workspace: workspace), adaptations: adaptations,
+                   outputHiddenStates: outputHiddenStates, workspace: workspace, reuseInput: true)
     }
 
-    /// The input of the first encoder layer and what describes it.
-    struct EncoderInput {
-        /// `[batch, frames, hidden]`: post-LN after the encoder LayerNorm, pre-LN before any.
-        var hidden: Tensor
-        /// `[batch, frames, conv_dim[-1]]`: the feature-projection LayerNorm output.
-        var extractFeatures: Tensor
-        /// Valid frames per item.
-        var frames: [Int]
-        /// Keys each item's attention may see (nil: all frames; only padded batches are masked).
-        var keyLengths: [Int]?
-    }
-
-    /// Everything below the first encoder layer: conv encoder, feature projection, padded frames zeroed, positional
-    /// convolution and, post-LN, the encoder LayerNorm.
-    func encoderInput(_ input: Tensor, validSamples: [Int]?, workspace: Workspace) throws(ModelError) -> EncoderInput {
+    /// The convolutional feature encoder, feature projection and positional convolution (post-LN: also the
+    /// encoder LayerNorm) — everything IPET leaves alone, so several packs on one input share it. `validSamples` marks
+    /// right-padding per item: frames past `frames(validSamples)` are zeroed before the positional convolution and
+    /// masked as attention keys, exactly like transformers' attention mask.
+    public func embed(_ input: Tensor, validSamples: [Int]? = nil, workspace: Workspace = Workspace()) throws(ModelError) -> Embedded {
         guard input.rank == 2 else { throw ModelError("wav2vec2", "input must be [batch, samples], got \(input.shape)") }
         let batch = input.shape[0], samples = input.shape[1]
         let t = config.frames(samples: samples)
@@ -199,7 +187,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         let extract = Tensor(zeros: [batch, t, c])
         StageTimer.measure("w2v.conv_encoder") {
             for b in 0..<batch {
-                encode(input.data + b * samples, samples: samples, into: features.mutableData + b * t * c, workspace: workspace)
+                featureEncoder(input.data + b * samples, samples: samples, into: features.mutableData + b * t * c, workspace: workspace)
             }
         }
         projectionNorm(features.data, rows: batch * t, into: extract.mutableData)
@@ -210,7 +198,31 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         }
         StageTimer.measure("w2v.pos_conv") { addPositionalEmbedding(h.mutableData, batch: batch, frames: t, workspace: workspace) }
         if !config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
-        return EncoderInput(hidden: h, extractFeatures: extract, frames: valid, keyLengths: validSamples == nil ? nil : valid)
+        return Embedded(hidden: h, extractFeatures: extract, frames: valid, keyLengths: validSamples == nil ? nil : valid)
+    }
+
+    /// The transformer layers (with the pack's prompts and adapters) and, pre-LN, the final encoder LayerNorm, on
+    /// the output of `embed`. With `reuseInput` the layers work in `embedded.hidden` itself; otherwise on a copy, so
+    /// one `embed` can feed several packs.
+    public func encode(
+        _ embedded: Embedded, adaptations: [LayerAdaptation]? = nil, outputHiddenStates: Bool = false,
+        workspace: Workspace = Workspace(), reuseInput: Bool = false
+    ) throws(ModelError) -> Output {
+        if let adaptations, adaptations.count != config.layers {
+            throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
+        }
+        let h = reuseInput ? embedded.hidden : embedded.hidden.copy()
+        let batch = h.shape[0], t = h.shape[1], d = config.hiddenSize
+        var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
+        for (l, block) in blocks.enumerated() {
+            StageTimer.measure("w2v.layers") {
+                run(block, adaptation: adaptations?[l], on: h.mutableData, batch: batch, frames: t, keyLengths: embedded.keyLengths,
+                    workspace: workspace)
+            }
+            if outputHiddenStates { hidden.append(h.copy()) }
+        }
+        if config.stableLayerNorm { encoderNorm(h.data, rows: batch * t, into: h.mutableData) }
+        return Output(lastHiddenState: h, extractFeatures: embedded.extractFeatures, hiddenStates: hidden, frames: embedded.frames)
     }
 
     /// The convolutional feature encoder for one waveform, writing `[frames, conv_dim[-1]]` time-major.
@@ -220,7 +232,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
     /// waveform: buffers stay a few MB however long the clip is (a 5-minute clip would otherwise hold ~3 GB of
     /// intermediate activations). The one non-local operation, group mode's GroupNorm over the whole time axis
     /// of layer 0, gets its per-channel statistics in a first pass (layer 0 is a cheap 1-channel convolution).
-    func encode(_ x: UnsafePointer<Float>, samples: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    func featureEncoder(_ x: UnsafePointer<Float>, samples: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let frames = config.frames(samples: samples)
         let hop = config.convStride.reduce(1, *), field = config.receptiveField, c = convLayers.last!.outChannels
         let groupNorm = config.featureNorm == .group ? StageTimer.measure("w2v.conv.norm_stats") {
@@ -376,12 +388,12 @@ public final class Wav2Vec2Model: @unchecked Sendable {
                         }
                     }
                 }
-                let w = positionWeight.rows(group * cg, count: cg)
-                Gemm.gemm(transB: true, m: t, n: cg, k: width, a: columns, lda: width, b: w.data, ldb: width, c: groupOut, ldc: cg)
+                // The group's weights as a Linear `[Cg out, K·Cg in]`: oneDNN packs each group's view once, and fuses
+                // the bias and GELU.
+                Gemm.linear(columns, rows: t, inFeatures: width, weight: positionWeight.rows(group * cg, count: cg),
+                            bias: positionBias.rows(group * cg, count: cg), activation: .gelu, into: groupOut)
                 for f in 0..<t { (pos + f * d + group * cg).update(from: groupOut + f * cg, count: cg) }
             }
-            Kernels.addBias(positionBias.data, to: pos, rows: t, cols: d)
-            Kernels.gelu(pos, count: t * d)
             Kernels.add(x, pos, into: x, count: t * d)
         }
     }

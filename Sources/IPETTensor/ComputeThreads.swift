@@ -7,10 +7,10 @@ import Dispatch
 
 /// The process-wide thread budget for computation (`--threads`).
 ///
-/// Why one budget: OpenBLAS's own pthreads and our parallel loops must never be stacked on the same cores
-/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS always runs single-threaded and all
-/// parallelism is ours: big GEMMs are split into row blocks, attention runs heads in parallel, batches run items
-/// in parallel, each block calling single-threaded BLAS.
+/// Why one budget: a library's own threads and our parallel loops must never be stacked on the same cores
+/// (2 cores running 4 busy threads lose, `docs/native-libraries.md` §3). So OpenBLAS and oneDNN always run
+/// single-threaded (oneDNN's OpenMP team is one thread, §7) and all parallelism is ours: big GEMMs are split into
+/// row blocks, attention runs heads in parallel, each block calling a single-threaded GEMM.
 public enum ComputeThreads {
     nonisolated(unsafe) private static var configured = 0
 

@@ -77,6 +77,11 @@ public enum Kernels {
         }
     }
 
+    /// The same GELU on the calling thread only (inside loops that are already parallel).
+    public static func geluSerial(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        ipet_gelu_f32(x, n)
+    }
+
     /// `y[i] = exp(x[i])`, relative error below 3e-7 on [-87, 88] (outside, results clamp).
     public static func exp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
         ipet_exp_f32(x, y, n)

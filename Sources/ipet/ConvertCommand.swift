@@ -14,7 +14,10 @@ struct ConvertCommand: ParsableCommand {
             with timm names), a TensorFlow .h5, a .safetensors, or an ipet HDF5 file. OUT holds canonical tensor \
             names, the config in its metadata, the backbone fingerprint and a content digest; with a lower \
             precision also the fingerprint of the weights it came from, so packs made for the original still verify \
-            (with a precision warning). Tensors that are not part of the model are named on standard error.
+            (with a precision warning). OUT holds the model's floating-point weights only: every other tensor of IN \
+            (integer or boolean ones such as position_ids or num_batches_tracked, and tensors of no part of the model \
+            such as the original AST code's unused head) is named on standard error, one line each: note: dropped \
+            "NAME" (DTYPE): why.
 
             ipet convert --ipet-checkpoint CKPT --backbone B OUT.ipet: extracts the prompts, adapters and head of a \
             model tuned with the official IPET code into a pack, after checking that the checkpoint's frozen part \
@@ -107,6 +110,9 @@ struct ConvertCommand: ParsableCommand {
             let target = try OutputGuard.check(output!, against: [input] + (config.map { [$0] } ?? []))
             let result = try CheckpointConverter.convert(input: input, output: target, dtype: storage,
                                                          format: CheckpointConverter.OutputFormat(rawValue: format)!, config: configValue)
+            for tensor in result.dropped {
+                FileHandle.standardError.write(Data("note: dropped \(tensor.description)\n".utf8))
+            }
             emit("wrote \(output!): \(result.tensors) tensors, \(result.bytes) bytes, fingerprint \(result.fingerprint)\n")
             if let original = result.derivedFrom.first, original != result.fingerprint {
                 emit("derived from \(original) (packs made for it verify with a precision warning)\n")

@@ -10,9 +10,10 @@ struct InspectCommand: ParsableCommand {
         discussion: """
             PATH is anything ipet reads: a Hugging Face model folder (model.safetensors, pytorch_model.bin or \
             tf_model.h5, sharded or not), a .safetensors, PyTorch .bin/.pth, TensorFlow .h5 or ipet HDF5 file, or an \
-            IPET pack (.ipet). Every tensor is listed with its dtype; the fingerprint is the one packs are bound to \
-            (for a pack: the one it expects). A malformed file is reported on one line (file and problem) with exit \
-            status 1.
+            IPET pack (.ipet). Every tensor is listed with its dtype, integer and boolean ones too; the parameter \
+            count counts floating-point tensors only (the weights) and says how many others it leaves out. The \
+            fingerprint is the one packs are bound to (for a pack: the one it expects). A malformed file is reported \
+            on one line (file and problem) with exit status 1.
 
             Examples:
               ipet inspect ast-audioset
@@ -41,6 +42,7 @@ struct InspectCommand: ParsableCommand {
         if let arch = report.architecture {
             out += "architecture: \(arch.displayName)"
             if !report.configClasses.isEmpty { out += " [\(report.configClasses.joined(separator: ", "))]" }
+            if report.architectureFromTensorNames { out += " (from the tensor names; no config)" }
             out += "\n"
         } else {
             out += "architecture: unknown\(report.modelType.map { " (model_type \"\($0)\")" } ?? "")\n"
@@ -52,16 +54,27 @@ struct InspectCommand: ParsableCommand {
                 out += "  \(k) = \(shown)\n"
             }
         }
-        let nameWidth = max(4, report.tensors.map(\.name.count).max() ?? 0)
-        out += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  dtype  " + "shape".padding(toLength: 22, withPad: " ", startingAt: 0) + "bytes\n"
-        for t in report.tensors {
+        // Names come from the file: escaped, so a newline or escape sequence cannot break the table.
+        let names = report.tensors.map { printableUntrusted($0.name, limit: 1000) }
+        let nameWidth = max(4, names.map(\.count).max() ?? 0)
+        let dtypeWidth = max(5, report.tensors.map(\.dtype.count).max() ?? 0)
+        /// `text` followed by spaces up to `width` characters (the columns are sized to fit every row).
+        func pad(_ text: String, _ width: Int) -> String {
+            let count = text.count
+            return count >= width ? text : text + String(repeating: " ", count: width - count)
+        }
+        out += "\n" + pad("name", nameWidth) + "  " + pad("dtype", dtypeWidth) + "  " + pad("shape", 22) + "bytes\n"
+        for (t, name) in zip(report.tensors, names) {
             let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-            out += t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                + t.dtype.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
-                + shape.padding(toLength: max(22, shape.count + 1), withPad: " ", startingAt: 0) + "\(t.bytes)\n"
+            out += pad(name, nameWidth) + "  " + pad(t.dtype, dtypeWidth) + "  " + pad(shape, max(22, shape.count + 1)) + "\(t.bytes)\n"
         }
         out += "\ntensors:      \(report.tensors.count)\n"
-        out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))\n"
+        out += "parameters:   \(report.parameterCount) (\(formatCount(report.parameterCount)))"
+        if report.nonFloatTensorCount > 0 {
+            let n = report.nonFloatTensorCount
+            out += " in floating-point tensors; \(n) tensor\(n == 1 ? "" : "s") of other dtypes not counted"
+        }
+        out += "\n"
         out += "bytes:        \(report.byteCount)\n"
         if let fingerprint = report.fingerprint {
             out += report.format == "ipet-pack" ? "expects:      \(fingerprint)\n" : "fingerprint:  \(fingerprint)\n"

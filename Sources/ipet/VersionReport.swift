@@ -10,6 +10,7 @@ enum VersionReport {
     static var text: String {
         var lines = ["ipet \(IPETVersion.string) (commit \(buildGitCommit))"]
         lines.append("libraries:")
+        lines.append("  oneDNN      \(Gemm.oneDNNDescription.dropFirst("oneDNN ".count)) (the default GEMM library)")
         lines.append("  OpenBLAS    \(ComputeLibraryVersions.openBLAS)")
         lines.append("  FFTW        \(AudioLibraryVersions.fftw)")
         lines.append("  libsndfile  \(AudioLibraryVersions.sndfile)")

@@ -328,4 +328,181 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(result.status, 2, result.stderr)
         XCTAssertTrue(result.stdout.contains("needs at least 2"), result.stdout)
     }
+
+    /// HDF5 files whose walk would not end or not stay bounded are refused on one line naming the file and object:
+    /// a group linked to itself, groups nested 400 deep, three compressed GiB of zeros in a 3 MB file.
+    func testInspectRefusesHDF5WalksThatWouldNotEndOrStayBounded() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let cycle = dir.appendingPathComponent("cycle.h5").path, deep = dir.appendingPathComponent("deep.h5").path
+        let bomb = dir.appendingPathComponent("bomb.h5").path
+        try HDF5TestFile.selfLinkedGroup(at: cycle)
+        try HDF5TestFile.nestedGroups(400, at: deep)
+        try HDF5TestFile.compressedZeros(datasets: 3, elements: 1 << 28, keras: false, at: bomb)
+        for (path, message) in [(cycle, "\"/a/self\": is the group already reached as \"/a\" (a link cycle"),
+                                (deep, "groups nest deeper than 64 levels"), (bomb, "would decode to 3221225472 bytes")] {
+            let result = try CommandRunner.run(["inspect", path])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertTrue(result.stderr.hasPrefix("error: \(path): "), result.stderr)
+            XCTAssertTrue(result.stderr.contains(message), result.stderr)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        }
+    }
+
+    /// `convert` writes the model's floating-point weights and names, one line each on stderr, every tensor of the
+    /// input it leaves out (here an I64 and a BOOL buffer), instead of dropping them silently.
+    func testConvertNamesEveryTensorItDrops() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let model = dir.appendingPathComponent("tiny-a")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a"), toPath: model.path)
+        let weights = model.appendingPathComponent("model.safetensors").path
+        let source = try SafeTensorsFile(path: weights)
+        var writer = SafeTensorsWriter(metadata: source.metadata)
+        for name in source.tensorNames {
+            writer.add(.init(name: name, shape: source.info(name)!.shape, floats: try source.floats(name)))
+        }
+        let positions: [UInt8] = (0..<3).flatMap { i in withUnsafeBytes(of: Int64(i).littleEndian) { Array($0) } }
+        writer.add(.init(name: "audio_spectrogram_transformer.embeddings.position_ids", dtype: .i64, shape: [1, 3], data: positions))
+        writer.add(.init(name: "classifier.mask", dtype: .bool, shape: [2], data: [1, 0]))
+        try writer.write(to: weights)
+        let out = dir.appendingPathComponent("out.safetensors").path
+        let result = try CommandRunner.run(["convert", model.path, out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let notes = result.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(notes.sorted(), [
+            "note: dropped \"audio_spectrogram_transformer.embeddings.position_ids\" (I64): not floating point, so no weight of the model",
+            "note: dropped \"classifier.mask\" (BOOL): not floating point, so no weight of the model",
+        ], result.stderr)
+        XCTAssertTrue(result.stdout.contains("wrote \(out): \(source.tensorNames.count) tensors"), result.stdout)
+        XCTAssertEqual(try SafeTensorsFile(path: out).tensors.count, source.tensorNames.count)
+
+        let plain = try CommandRunner.run(["convert", Fixtures.path("ast/tiny-a"), dir.appendingPathComponent("plain.safetensors").path])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plain.stderr, "", "nothing dropped, nothing said")
+    }
+
+    /// Formats are named for what they are: a legacy (pre-1.6) torch.save file is read (it used to be blamed on a
+    /// safetensors header "exceeding the 100 MB limit"), also as a model folder's pytorch_model.bin; a 0-byte weight
+    /// file is called empty; a single weight file without config.json is recognised from its tensor names in the
+    /// transformers 5.x spelling as in the 4.x one (architecture and fingerprint).
+    func testFormatsAreNamedForWhatTheyAre() throws {
+        let legacy = try CommandRunner.run(["inspect", "--json", Fixtures.path("torch/legacy.pt")])
+        XCTAssertEqual(legacy.status, 0, legacy.stderr)
+        let report = try JSONParser.parse(legacy.stdout)
+        XCTAssertEqual(report["format"]?.string, "torch")
+        XCTAssertEqual(report["tensors"]?.array?.map { $0["name"]?.string }, ["a"])
+
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let reference = try JSONParser.parse(try CommandRunner.run(["inspect", "--json", Fixtures.path("ast/tiny-a")]).stdout)
+        let fingerprint = try XCTUnwrap(reference["fingerprint"]?.string)
+        let folder = dir.appendingPathComponent("legacy-folder")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["config.json", "preprocessor_config.json"] {
+            try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/\(name)"), toPath: folder.appendingPathComponent(name).path)
+        }
+        let original = try Fixtures.safetensors("ast/tiny-a/model.safetensors")
+        let file = LegacyTorchFile(tensors: original.tensors.map {
+            .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, data: Array(original.rawBytes($0)))
+        })
+        try Data(file.bytes).write(to: folder.appendingPathComponent("pytorch_model.bin"))
+        let fromLegacy = try CommandRunner.run(["inspect", "--json", folder.path])
+        XCTAssertEqual(fromLegacy.status, 0, fromLegacy.stderr)
+        XCTAssertEqual(try JSONParser.parse(fromLegacy.stdout)["fingerprint"]?.string, fingerprint)
+
+        let empty = dir.appendingPathComponent("empty-folder")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("ast/tiny-a/config.json"), toPath: empty.appendingPathComponent("config.json").path)
+        for name in ["pytorch_model.bin", "model.safetensors"] {
+            let weights = empty.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: weights, contents: Data()))
+            for args in [["inspect", weights], ["inspect", empty.path], ["predict", "--backbone", empty.path, Fixtures.path("audio/tone440_2s_16k.wav")]] {
+                let result = try CommandRunner.run(args)
+                XCTAssertEqual(result.status, 1, "\(args): \(result.stderr)")
+                XCTAssertEqual(result.stderr, "error: \(weights): an empty file (0 bytes), not a checkpoint (safetensors, PyTorch or HDF5)\n", "\(args)")
+            }
+            try FileManager.default.removeItem(atPath: weights)
+        }
+
+        var tar = [UInt8](repeating: 0, count: 1024)
+        tar.replaceSubrange(0..<8, with: Array("data.pkl".utf8))
+        tar.replaceSubrange(257..<263, with: Array("ustar\u{0}".utf8))
+        let tarPath = dir.appendingPathComponent("old.pt").path
+        try Data(tar).write(to: URL(fileURLWithPath: tarPath))
+        let oldest = try CommandRunner.run(["inspect", tarPath])
+        XCTAssertEqual(oldest.status, 1, oldest.stderr)
+        XCTAssertTrue(oldest.stderr.contains("\(tarPath): a tar archive (the oldest torch.save format"), oldest.stderr)
+
+        for spelling in ["tiny-a", "tiny-a-5x"] {
+            let alone = dir.appendingPathComponent(spelling)
+            try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
+            let weights = alone.appendingPathComponent("model.safetensors").path
+            try FileManager.default.copyItem(atPath: Fixtures.path("ast/\(spelling)/model.safetensors"), toPath: weights)
+            let result = try CommandRunner.run(["inspect", "--json", weights])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let json = try JSONParser.parse(result.stdout)
+            XCTAssertEqual(json["architecture"]?.string, "audio-spectrogram-transformer", spelling)
+            XCTAssertEqual(json["architecture_from"]?.string, "tensor-names", spelling)
+            XCTAssertEqual(json["fingerprint"]?.string, fingerprint, spelling)
+            let table = try CommandRunner.run(["inspect", weights])
+            XCTAssertTrue(table.stdout.contains("architecture: AST (Audio Spectrogram Transformer) (from the tensor names; no config)"), table.stdout)
+            XCTAssertTrue(table.stdout.contains("fingerprint:  \(fingerprint)"), table.stdout)
+        }
+    }
+
+    /// A NaN or infinity in a weight, or an epsilon no LayerNorm can use, used to pass `inspect` and then fail every
+    /// input of `predict` as if its audio were bad. They are found when the checkpoint loads: exit 1, one line naming
+    /// the tensor or the config key, for inspect, predict and convert alike.
+    func testBadWeightsAndEpsilonsAreFoundAtLoad() throws {
+        let dir = Fixtures.temporaryDirectory("hardening")
+        let clip = Fixtures.path("audio/tone440_2s_16k.wav")
+        func model(_ name: String, from fixture: String) throws -> URL {
+            let url = dir.appendingPathComponent(name)
+            try FileManager.default.copyItem(atPath: Fixtures.path(fixture), toPath: url.path)
+            return url
+        }
+        func expectRefusal(_ model: URL, file: String, message: String, line: UInt = #line) throws {
+            let out = dir.appendingPathComponent("out.safetensors").path
+            for args in [["inspect", model.path], ["predict", "--backbone", model.path, "--quiet", clip], ["convert", model.path, out]] {
+                let result = try CommandRunner.run(args)
+                XCTAssertEqual(result.status, 1, "\(args[0]): \(result.stdout)\(result.stderr)", line: line)
+                XCTAssertEqual(result.stdout, "", args[0], line: line)
+                XCTAssertTrue(result.stderr.hasPrefix("error: \(file): "), "\(args[0]): \(result.stderr)", line: line)
+                XCTAssertTrue(result.stderr.contains(message), "\(args[0]): \(result.stderr)", line: line)
+                XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr, line: line)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), line: line)
+        }
+
+        // Weights: one value replaced in a backbone weight (NaN, -inf) and in a head weight (+inf).
+        let edits: [(String, Int, Float, String)] = [
+            ("audio_spectrogram_transformer.encoder.layer.1.attention.attention.query.weight", 5, .nan, "1 non-finite value (first: NaN at element 5 of 4096)"),
+            ("audio_spectrogram_transformer.embeddings.position_embeddings", 0, -.infinity, "1 non-finite value (first: -inf at element 0 of 38528)"),
+            ("classifier.dense.bias", 4, .infinity, "1 non-finite value (first: +inf at element 4 of 5)"),
+        ]
+        for (i, (tensor, index, value, message)) in edits.enumerated() {
+            let url = try model("weights-\(i)", from: "ast/tiny-a")
+            let weights = url.appendingPathComponent("model.safetensors").path
+            let source = try SafeTensorsFile(path: weights)
+            var writer = SafeTensorsWriter(metadata: source.metadata)
+            for name in source.tensorNames {
+                var values = try source.floats(name)
+                if name == tensor { values[index] = value }
+                writer.add(.init(name: name, shape: source.info(name)!.shape, floats: values))
+            }
+            try writer.write(to: weights)
+            try expectRefusal(url, file: url.path, message: "tensor \"\(tensor)\" holds \(message)")
+        }
+
+        // Epsilons: negative, zero, and a positive double that is 0 as float32; in AST and wav2vec 2.0 configs.
+        for (fixture, value) in [("ast/tiny-a", "-1"), ("ast/tiny-a", "0"), ("wav2vec2/gn-postln", "1e-50")] {
+            let url = try model("eps-\(fixture.replacing("/", with: "-"))-\(value)", from: fixture)
+            let configPath = url.appendingPathComponent("config.json")
+            guard case var .object(fields) = try JSONParser.parse(String(contentsOf: configPath, encoding: .utf8)) else { return XCTFail() }
+            fields.removeAll { $0.key == "layer_norm_eps" }
+            fields.append(("layer_norm_eps", try JSONParser.parse(value)))
+            try JSONValue.object(fields).compactText.write(to: configPath, atomically: true, encoding: .utf8)
+            let text = try JSONParser.parse(value).compactText
+            try expectRefusal(url, file: configPath.path,
+                              message: "config.json \"layer_norm_eps\" is \(text): an epsilon must be a finite number above 0")
+        }
+    }
 }

@@ -8,18 +8,17 @@ import XCTest
 final class LibraryExampleTests: XCTestCase {
     private var examplePackage: URL { Fixtures.root.appendingPathComponent("Examples/ClassifyFile") }
 
-    /// The example's binary, built here when `tools/test` has not built it already.
+    /// The example's binary, (re)built here: an up-to-date build is a no-op (`tools/test` builds it first), and a stale
+    /// one would compare yesterday's library with today's `ipet`.
     private func exampleBinary() throws -> String {
-        let binary = examplePackage.appendingPathComponent(".build/debug/classify-file").path
-        if !FileManager.default.isExecutableFile(atPath: binary) {
-            let build = Process()
-            build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            build.arguments = ["swift", "build", "--package-path", examplePackage.path]
-            try build.run()
-            build.waitUntilExit()
-            XCTAssertEqual(build.terminationStatus, 0, "swift build --package-path Examples/ClassifyFile failed")
-        }
-        return binary
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = ["swift", "build", "--package-path", examplePackage.path]
+        build.standardOutput = FileHandle.nullDevice
+        try build.run()
+        build.waitUntilExit()
+        XCTAssertEqual(build.terminationStatus, 0, "swift build --package-path Examples/ClassifyFile failed")
+        return examplePackage.appendingPathComponent(".build/debug/classify-file").path
     }
 
     func testTheExampleClassifiesLikeIpetPredict() throws {

@@ -27,10 +27,10 @@ final class ThreadBudgetTests: XCTestCase {
 
     func testSlurmAndOpenMPVariablesAreHonoured() throws {
         let slurm = try XCTUnwrap(threads(try run(environment: ["SLURM_CPUS_PER_TASK": "1"])))
-        XCTAssertEqual(slurm, "ipet: compute threads: 1 (SLURM_CPUS_PER_TASK=1)")
+        XCTAssertTrue(slurm.hasPrefix("ipet: compute threads: 1 (SLURM_CPUS_PER_TASK=1)"), slurm)
         let omp = try XCTUnwrap(threads(try run(environment: ["OMP_NUM_THREADS": "3", "SLURM_CPUS_PER_TASK": "1"])))
-        XCTAssertEqual(omp, "ipet: compute threads: 3 (OMP_NUM_THREADS=3)")
+        XCTAssertTrue(omp.hasPrefix("ipet: compute threads: 3 (OMP_NUM_THREADS=3)"), omp)
         let flag = try XCTUnwrap(threads(try run(environment: ["OMP_NUM_THREADS": "3"], extra: ["--threads", "2"])))
-        XCTAssertEqual(flag, "ipet: compute threads: 2 (--threads)")
+        XCTAssertTrue(flag.hasPrefix("ipet: compute threads: 2 (--threads)"), flag)
     }
 }

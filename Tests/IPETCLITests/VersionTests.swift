@@ -10,7 +10,7 @@ final class VersionTests: XCTestCase {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let first = try XCTUnwrap(lines.first)
         XCTAssertNotNil(first.range(of: #"^ipet \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$"#, options: .regularExpression), first)
-        for library in ["OpenBLAS", "FFTW", "libsndfile", "soxr", "HDF5", "libcrypto"] {
+        for library in ["oneDNN", "OpenBLAS", "FFTW", "libsndfile", "soxr", "HDF5", "libcrypto"] {
             let line = lines.first { $0.hasPrefix("  \(library) ") }
             XCTAssertNotNil(line, "\(library) missing: \(result.stdout)")
             XCTAssertNotNil(line?.range(of: #"\d+\.\d+"#, options: .regularExpression), "\(library) without a version: \(line ?? "")")

@@ -7,7 +7,7 @@ import IPETTestSupport
 import XCTest
 
 /// Backbone + adapter pack against the PyTorch IPET reference (tools/ipet_reference.py; fixtures in
-/// Fixtures/packs). Tolerance: 1e-4 max abs on logits, embeddings and hidden states.
+/// Fixtures/packs), on both GEMM backends. Tolerance: 1e-4 max abs on logits, embeddings and hidden states.
 final class PackParityTests: XCTestCase {
     override func setUp() { ComputeThreads.configure(2) }
 
@@ -27,6 +27,10 @@ final class PackParityTests: XCTestCase {
         let audio = try Fixtures.safetensors("audio/reference.safetensors")
         let clips = try clips(ref)
         XCTAssertFalse(clips.isEmpty)
+        try forEachGemmBackend { backend in try checkAST(task, ref, audio: audio, clips: clips, label: "\(name) \(backend)") }
+    }
+
+    private func checkAST(_ task: TaskModel, _ ref: SafeTensorsFile, audio: SafeTensorsFile, clips: [String], label name: String) throws {
         for clip in clips {
             // From the waveform through our fbank, the whole pipeline a user runs.
             let features = try task.features(try audio.floats("\(clip).16k"), source: clip)
@@ -56,7 +60,15 @@ final class PackParityTests: XCTestCase {
         let task = try TaskModel(backbone: backbone, pack: p)
         let ref = try reference(name)
         let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
-        for clip in try clips(ref) {
+        let clips = try clips(ref)
+        try forEachGemmBackend { backend in
+            try checkWav2Vec2(task, p, backbone: backbone, ref, inputs: inputs, clips: clips, label: "\(name) \(backend)")
+        }
+    }
+
+    private func checkWav2Vec2(_ task: TaskModel, _ p: AdapterPack, backbone: Backbone, _ ref: SafeTensorsFile, inputs: SafeTensorsFile,
+                               clips: [String], label name: String) throws {
+        for clip in clips {
             let features = try task.features(try inputs.floats("\(clip).waveform"), source: clip)
             let out = try task.run([features])[0]
             if ref.info("\(clip).logits") != nil {
@@ -90,9 +102,11 @@ final class PackParityTests: XCTestCase {
         let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
         let a = try inputs.floats("one_second.waveform"), b = try inputs.floats("clip_3p7s.waveform")
         let padded = a + [Float](repeating: 0, count: b.count - a.count)
-        let out = try task.run([padded, b], validSamples: [a.count, b.count])
         let expected = try reference("w2v2-ln-preln").floats("batch.logits")
-        XCTAssertLessThan(maxAbsDifference(out.flatMap { $0.logits! }, expected), 1e-4)
+        try forEachGemmBackend { backend in
+            let out = try task.run([padded, b], validSamples: [a.count, b.count])
+            XCTAssertLessThan(maxAbsDifference(out.flatMap { $0.logits! }, expected), 1e-4, "\(backend)")
+        }
     }
 
     func testFingerprintsEqualThePythonReferenceForEveryBackbone() throws {

@@ -32,7 +32,8 @@ final class TorchCheckpointTests: XCTestCase {
         let bin = try checkpoint("pytorch_model.bin")
         XCTAssertEqual(bin.stateDictPath, [])
         XCTAssertEqual(bin.recordPrefix, "pytorch_model/")
-        XCTAssertTrue(bin.archive.isZip64)
+        XCTAssertEqual(bin.archive?.isZip64, true)
+        XCTAssertFalse(bin.isLegacy)
         XCTAssertEqual(bin.tensors.count, 43)
         try assertSameTensors(bin, Fixtures.safetensors("ast/tiny-a/model.safetensors"))
     }
@@ -43,7 +44,7 @@ final class TorchCheckpointTests: XCTestCase {
 
     func testContiguousTensorsAreZeroCopyViewsOfTheMappedFile() throws {
         let bin = try checkpoint("pytorch_model.bin")
-        let whole = bin.archive.allBytes
+        let whole = try XCTUnwrap(bin.archive).allBytes
         for t in bin.tensors where t.elementCount > 0 {
             let raw = try bin.rawBytes(t)
             let offset = raw.baseAddress! - whole.baseAddress!
@@ -167,12 +168,18 @@ final class TorchCheckpointTests: XCTestCase {
         }
     }
 
-    func testLegacyFormatIsRefusedWithAHint() throws {
-        XCTAssertThrowsError(try checkpoint("legacy.pt")) { error in
-            XCTAssertEqual((error as? TorchCheckpointError)?.problem, .legacyFormat)
-            XCTAssertTrue("\(error)".contains("legacy (pre-1.6) torch.save format is not supported; re-save with torch>=1.6"))
-            XCTAssertTrue("\(error)".contains("legacy.pt"))
-        }
+    /// The legacy layout (torch.save before 1.6) is read by the same restricted machine: `legacy.pt` holds
+    /// `{"a": torch.ones(2)}` (it used to be refused, and the importer misnamed it as a bad safetensors header).
+    func testLegacyFormatIsReadWithTheSameMachine() throws {
+        let legacy = try checkpoint("legacy.pt")
+        XCTAssertTrue(legacy.isLegacy)
+        XCTAssertNil(legacy.archive)
+        XCTAssertEqual(legacy.tensorNames, ["a"])
+        let a = try XCTUnwrap(legacy.info("a"))
+        XCTAssertEqual(a.dtype, .f32)
+        XCTAssertEqual(a.shape, [2])
+        XCTAssertEqual(try legacy.floats("a"), [1, 1])
+        XCTAssertEqual(Array(try legacy.rawBytes(a)), [0, 0, 0x80, 0x3F, 0, 0, 0x80, 0x3F])
     }
 
     func testBarePickleIsReadSafelyThenRefused() throws {

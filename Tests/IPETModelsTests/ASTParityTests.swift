@@ -5,7 +5,8 @@ import IPETTestSupport
 import XCTest
 
 /// AST forward pass against transformers' `ASTForAudioClassification` on the tiny fixtures
-/// (Fixtures/ast, made by tools/make_ast_fixtures.py). Tolerance: 1e-4 max abs on hidden states and logits.
+/// (Fixtures/ast, made by tools/make_ast_fixtures.py), on both GEMM backends. Tolerance: 1e-4 max abs on hidden
+/// states and logits.
 final class ASTParityTests: XCTestCase {
     override func setUp() { ComputeThreads.configure(2) }
 
@@ -25,6 +26,10 @@ final class ASTParityTests: XCTestCase {
         let reference = try Fixtures.safetensors("ast/references/\(refName).safetensors")
         let clips = clips(reference)
         XCTAssertGreaterThanOrEqual(clips.count, 5)
+        try forEachGemmBackend { backend in try check(model, reference, clips: clips, label: "\(name) \(backend)") }
+    }
+
+    private func check(_ model: AudioSpectrogramTransformer, _ reference: SafeTensorsFile, clips: [String], label name: String) throws {
         for clip in clips {
             let inputInfo = try XCTUnwrap(reference.info("\(clip).input_values"))
             let input = Tensor(shape: [1] + inputInfo.shape, values: try reference.floats("\(clip).input_values"))

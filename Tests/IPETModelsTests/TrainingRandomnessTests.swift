@@ -72,6 +72,7 @@ final class TrainingRandomnessTests: XCTestCase {
                 let p = parameters.values[name]!.mutableData
                 for i in g.indices { p[i] += sign * epsilon * g[i] }
             }
+            parameters.valuesChanged()
         }
         shift(1)
         let up = try loss()

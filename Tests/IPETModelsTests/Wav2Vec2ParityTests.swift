@@ -5,7 +5,8 @@ import IPETTestSupport
 import XCTest
 
 /// wav2vec 2.0 against transformers on the tiny fixtures (Fixtures/wav2vec2, made by
-/// tools/make_wav2vec2_fixtures.py). Tolerance: 1e-4 max abs on features, hidden states, logits and x-vectors.
+/// tools/make_wav2vec2_fixtures.py), on both GEMM backends. Tolerance: 1e-4 max abs on features, hidden states,
+/// logits and x-vectors.
 final class Wav2Vec2ParityTests: XCTestCase {
     override func setUp() { ComputeThreads.configure(2) }
 
@@ -35,6 +36,13 @@ final class Wav2Vec2ParityTests: XCTestCase {
         let inputs = try Fixtures.safetensors("wav2vec2/references/inputs.safetensors")
         let clips = reference.metadataValue("clips")!.split(separator: ",").map(String.init)
         let normalized = reference.metadataValue("do_normalize") == "true" || reference.metadataValue("do_normalize") == "True"
+        try forEachGemmBackend { backend in
+            try check(loaded, reference, inputs: inputs, clips: clips, normalized: normalized, label: "\(name) \(backend)")
+        }
+    }
+
+    private func check(_ loaded: Loaded, _ reference: SafeTensorsFile, inputs: SafeTensorsFile, clips: [String], normalized: Bool,
+                       label name: String) throws {
         for clip in clips {
             let key = normalized ? "\(clip).input_values.normalized" : "\(clip).waveform"
             let values = try inputs.floats(key)
@@ -128,17 +136,20 @@ final class Wav2Vec2ParityTests: XCTestCase {
         let batch = Tensor(shape: shape, values: try inputs.floats("batch.input_values"))
         let mask = try inputs.integers("batch.attention_mask")
         let valid = (0..<shape[0]).map { b in Int(mask[(b * shape[1])..<((b + 1) * shape[1])].reduce(0, +)) }
-        for name in ["ln-preln-seqcls", "ln-xvector"] {
+        for (name, backend) in ["ln-preln-seqcls", "ln-xvector"].flatMap({ n in GemmBackend.allCases.map { (n, $0) } }) {
+            GemmBackend.current = backend
+            defer { GemmBackend.current = .onednn }
             let loaded = try load(name)
             let reference = try Fixtures.safetensors("wav2vec2/references/\(name).safetensors")
             let output = try loaded.model.forward(batch, validSamples: valid)
-            try assertClose(output.lastHiddenState, reference, "batch.last_hidden_state", name)
+            let label = "\(name) \(backend)"
+            try assertClose(output.lastHiddenState, reference, "batch.last_hidden_state", label)
             switch loaded.head {
-            case let .sequenceClassification(head)?: try assertClose(head(output), reference, "batch.logits", name)
+            case let .sequenceClassification(head)?: try assertClose(head(output), reference, "batch.logits", label)
             case let .xvector(head)?:
                 let (embeddings, logits) = try head(output)
-                try assertClose(embeddings, reference, "batch.embeddings", name)
-                try assertClose(logits, reference, "batch.logits", name)
+                try assertClose(embeddings, reference, "batch.embeddings", label)
+                try assertClose(logits, reference, "batch.logits", label)
             case nil: XCTFail("\(name) has a head")
             }
         }

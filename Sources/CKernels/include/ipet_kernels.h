@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 /// Element-wise float32 kernels that must vectorise whatever the build flags: written as plain C loops that
-/// clang auto-vectorises, compiled twice (AVX2+FMA and baseline) and chosen at run time by the CPU
+/// clang auto-vectorises, compiled three times (AVX-512, AVX2+FMA and baseline) and chosen at run time by the CPU
 /// (function multi-versioning), so no tuning flag is needed in Package.swift.
 
 /// x[i] = 0.5 x[i] (1 + erf(x[i] / sqrt 2)), exact-erf GELU; erf by a rational approximation (|error| < 1e-6).
