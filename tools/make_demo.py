@@ -396,12 +396,10 @@ def train_pytorch(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: i
     return model, history, time.time() - t0
 
 
-def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ipet_bin: Path, work: Path, threads: int):
-    """`ipet train` with the same recipe on the training clips written as float WAV class folders (exact samples)
-    -> (the pack loaded by tools/ipet_reference.py, history, seconds)."""
+def training_folder(task: str, sets, seed: int, work: Path) -> Path:
+    """The task's training clips as float WAV class folders (exact samples) under `work`, written once per data key;
+    what `ipet train` (and tools/bench_train.py) read."""
     import soundfile as sf
-
-    import ipet_reference as ipet
 
     folder = work / f"{task}-train-{data_key(seed, data.espeak_version())}"
     if not folder.exists():
@@ -411,6 +409,15 @@ def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ip
             (tmp / it.label).mkdir(parents=True, exist_ok=True)
             sf.write(str(tmp / it.label / f"{i:05d}.wav"), it.wave, data.RATE, subtype="FLOAT")
         tmp.rename(folder)
+    return folder
+
+
+def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ipet_bin: Path, work: Path, threads: int):
+    """`ipet train` with the same recipe on the training clips written as float WAV class folders (exact samples)
+    -> (the pack loaded by tools/ipet_reference.py, history, seconds)."""
+    import ipet_reference as ipet
+
+    folder = training_folder(task, sets, seed, work)
     h = RECIPE[task]
     out = work / f"{task}-{mode}-ipet-train.ipet"
     cmd = [str(ipet_bin), "train", "--backbone", str(backbone_dir), "--data", str(folder), "--out", str(out),

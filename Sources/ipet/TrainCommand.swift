@@ -11,25 +11,38 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             The training data is a folder with one sub-folder per class (the folder's name is the class; audio files \
             inside, searched recursively) or a manifest (.csv, .tsv or .jsonl with path and label columns, one label \
-            per file). Classes are the sorted names; at least two.
+            per file). Classes are the sorted names; at least two. Validation data comes from --val-data or \
+            --val-manifest (same classes), or --val-fraction holds out a share of each class; without any, the last \
+            epoch is kept.
 
-            Defaults are IPET's recipe (docs/ipet-method.md section 5): 4 prompt tokens per layer, adapters of \
-            bottleneck 32 (scale 0.1, dropout 0.1), Adam with betas (0.95, 0.999) and weight decay 5e-7 at lr 1e-3, \
-            the learning rate multiplied by 0.85 after every epoch from 5 to 25, 30 epochs of batch 8, seed 1234, \
-            cross-entropy. AST features are normalised with the training audio's fbank statistics (--stats backbone: \
-            the backbone's). The backbone stays frozen; only what lies between the trainable parameters and the loss \
-            is differentiated, and the frozen part below the first layer is computed once per clip.
+            Defaults are IPET's recipe (docs/ipet-method.md section 5), as tools/train_ipet.py applies it: 4 prompt \
+            tokens per layer, adapters of bottleneck 32 (scale 0.1, dropout 0.1), a head with a LayerNorm (eps 1e-5), \
+            Adam with betas (0.95, 0.999) and weight decay 5e-7 at lr 1e-3, the learning rate multiplied by 0.85 after \
+            every epoch from 5 to 25, 30 epochs of batch 8, seed 1234, cross-entropy, no augmentation. AST features \
+            are normalised with the training audio's fbank mean and standard deviation (--stats backbone: the \
+            backbone's). The backbone stays frozen and in evaluation mode: only the layers above it are \
+            differentiated, and what lies below the first layer (AST patch embedding, wav2vec 2.0 conv encoder) is \
+            computed once per clip and kept, unless augmentation or a random crop changes the input each epoch.
 
-            Each epoch prints its loss, training and validation accuracy and time on standard error. The pack holds \
-            the best validation epoch's parameters (or the last epoch's without validation data) and records the data \
-            fingerprint, the recipe and every epoch's figures. A checkpoint (OUT.checkpoint) is written after every \
-            epoch and removed when the pack is written; --resume continues a killed run from it and writes the same \
-            pack as an uninterrupted run.
+            Each epoch prints its loss, training and validation accuracy, learning rate and seconds on standard \
+            error. The pack holds the best validation epoch's parameters (highest accuracy, then lowest loss) and \
+            records the data fingerprint, the recipe and every epoch's figures; check it with ipet pack verify, \
+            measure it with ipet eval. A checkpoint (OUT.checkpoint) is written after every epoch and removed when \
+            the pack is written. After a kill, the same command with --resume continues from the last finished \
+            epoch and writes the same pack, byte for byte, as a run that was never interrupted; a checkpoint made \
+            with another backbone, other data or another recipe is refused.
+
+            A file that cannot be decoded stops the run with its name (--on-bad-file skip: left out, listed, and \
+            recorded in the pack). Memory: a batch of 8 full-size AST inputs (1024 frames, 12 layers) needs about \
+            1.5 GB besides the backbone (docs/training.md).
 
             Examples:
-              ipet train --backbone ast-audioset --data esc50/train --val-data esc50/val --max-length 512 --out esc50.ipet
-              ipet train --backbone wav2vec2-base --manifest train.csv --val-fraction 0.1 --crop-samples 48000 \\
-                --head speaker --out speakers.ipet
+              ipet train --backbone Fixtures/demo/backbone --data kw/train \\
+                --val-data kw/val --lr 1e-2 --max-length 100 --out kw.ipet
+              ipet train --backbone ast-audioset --data esc50/train \\
+                --val-fraction 0.1 --spec-augment 24,96 --out esc50.ipet
+              ipet train --backbone wav2vec2-base --manifest train.csv \\
+                --crop-samples 48000 --head speaker --out speakers.ipet
             """)
 
     @Option(help: ArgumentHelp(HelpText.backbone, valueName: "model"))
@@ -50,73 +63,73 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("val-manifest"), help: ArgumentHelp("Validation data: a manifest.", valueName: "manifest"))
     var valManifest: String?
 
-    @Option(name: .customLong("val-fraction"), help: "Hold out this share of the training data (per class) for validation.")
+    @Option(name: .customLong("val-fraction"), help: ArgumentHelp("Hold out this share of each class of the training data for validation (stratified, from --seed), e.g. 0.1.", valueName: "share"))
     var valFraction: Double?
 
-    @Option(help: "Prompt tokens per layer.")
+    @Option(help: ArgumentHelp("Prompt tokens prepended at every layer.", valueName: "k"))
     var prompts: Int = 4
 
-    @Option(help: "Adapter bottleneck size.")
+    @Option(help: ArgumentHelp("Width of each layer's parallel adapter (down to B, ReLU, up).", valueName: "B"))
     var bottleneck: Int = 32
 
-    @Option(name: .customLong("adapter-scale"), help: "Adapter output scale.")
+    @Option(name: .customLong("adapter-scale"), help: ArgumentHelp("Factor on the adapter's output before it joins the layer.", valueName: "s"))
     var adapterScale: Double = 0.1
 
     @Flag(name: .customLong("adapter-residual"), help: "The official wav2vec 2.0 code's adapter residual (post-LN wav2vec 2.0 only).")
     var adapterResidual = false
 
-    @Option(help: "The head: ast-pooled (AST), mean-std (wav2vec 2.0) or speaker (an embedding, then a classifier). Default: the backbone's.")
+    @Option(help: ArgumentHelp("The head: ast-pooled (AST: mean of the CLS and distillation tokens), mean-std (wav2vec 2.0: mean and standard deviation over frames) or speaker (mean-std, an embedding, then a classifier). Default: ast-pooled for AST, mean-std for wav2vec 2.0.", valueName: "head"))
     var head: String?
 
-    @Option(name: .customLong("embedding-dim"), help: "The speaker head's embedding size.")
+    @Option(name: .customLong("embedding-dim"), help: ArgumentHelp("The speaker head's embedding size.", valueName: "n"))
     var embeddingDim: Int = 128
 
-    @Flag(name: .customLong("head-only"), help: "Train only the head (no prompts, no adapters): the baseline.")
+    @Flag(name: .customLong("head-only"), help: "Train only the head (no prompts, no adapters): the baseline IPET is compared with. The backbone's pooled output is computed once per clip, so this is fast.")
     var headOnly = false
 
-    @Option(help: "Epochs.")
+    @Option(help: ArgumentHelp("Passes over the training data.", valueName: "n"))
     var epochs: Int = 30
 
-    @Option(name: .customLong("batch-size"), help: "Examples per step.")
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Examples per optimiser step (memory grows with it).", valueName: "n"))
     var batchSize: Int = 8
 
-    @Option(help: "Initial learning rate.")
+    @Option(help: ArgumentHelp("Initial learning rate.", valueName: "rate"))
     var lr: Double = 1e-3
 
-    @Option(help: "Epochs after which the learning rate is multiplied by --gamma: a list like 5-25 or 10,20 ('' for none).")
+    @Option(help: ArgumentHelp("Epochs after which the learning rate is multiplied by --gamma: a list like 5-25 or 10,20 ('' for none).", valueName: "epochs"))
     var milestones: String = "5-25"
 
-    @Option(help: "Learning-rate factor at each milestone.")
+    @Option(help: ArgumentHelp("Learning-rate factor at each milestone.", valueName: "factor"))
     var gamma: Double = 0.85
 
-    @Option(help: "Seed of every random choice (initialisation, split, order, augmentation, dropout).")
+    @Option(help: ArgumentHelp("Seed of every random choice (initialisation, split, order, augmentation, dropout): the same seed and data give the same pack.", valueName: "n"))
     var seed: UInt64 = 1234
 
-    @Option(name: .customLong("max-length"), help: "AST input frames (default: the backbone's max_length).")
+    @Option(name: .customLong("max-length"), help: ArgumentHelp("AST: input length in 10 ms frames (longer clips are cut, shorter padded; default: the backbone's max_length, 1024 for AudioSet models).", valueName: "frames"))
     var maxLength: Int?
 
-    @Option(name: .customLong("crop-samples"), help: "wav2vec 2.0: train on random crops of this many samples (validation on whole clips).")
+    @Option(name: .customLong("crop-samples"), help: ArgumentHelp("wav2vec 2.0: train on a random crop of this many samples of each clip per epoch (shorter clips wrap around); validation sees whole clips. Default: whole clips.", valueName: "samples"))
     var cropSamples: Int?
 
-    @Option(name: .customLong("spec-augment"), help: "AST SpecAugment in training: FREQ,TIME = widths below which one frequency and one time mask are drawn (0,0 = off).")
+    @Option(name: .customLong("spec-augment"), help: ArgumentHelp("AST in training: one frequency and one time mask per example, of random widths below FREQ mel bins and TIME frames (IPET on ESC-50: 24,96). Default: off.", valueName: "freq,time"))
     var specAugment: String?
 
-    @Option(name: .customLong("mel-shift"), help: "AST in training: shift each example's mel axis by a random whole number of bins up to this (vacated bins 0; not part of IPET's recipe).")
+    @Option(name: .customLong("mel-shift"), help: ArgumentHelp("AST in training: move each example's mel axis by a random whole number of bins up to this, either way (vacated bins 0; the demo's sounds recipe, not IPET's).", valueName: "bins"))
     var melShift: Int = 0
 
-    @Option(help: "AST normalisation statistics: data (the training audio's fbank mean and std) or backbone.")
+    @Option(help: ArgumentHelp("AST normalisation: data (the training audio's fbank mean and standard deviation, as the AST recipe) or backbone (its preprocessor_config.json).", valueName: "data|backbone"))
     var stats: String = "data"
 
-    @Option(help: "Stored precision of the pack: f32 or f16.")
+    @Option(help: ArgumentHelp("Stored precision of the pack (training is float32 either way).", valueName: "f32|f16"))
     var dtype: String = "f32"
 
-    @Option(name: .customLong("on-bad-file"), help: "A file that cannot be used: fail (stop with its error) or skip (leave it out, listed).")
+    @Option(name: .customLong("on-bad-file"), help: ArgumentHelp("A file that cannot be decoded: fail (stop, naming it) or skip (leave it out; listed at the end and in the pack's provenance).", valueName: "fail|skip"))
     var onBadFile: String = "fail"
 
-    @Flag(help: "Continue a killed run from OUT.checkpoint (starts afresh when there is none).")
+    @Flag(help: "Continue a killed run from OUT.checkpoint, giving the pack an uninterrupted run would (starts afresh when there is no checkpoint).")
     var resume = false
 
-    @Option(help: "The backbone name recorded in the pack (default: --backbone as given).")
+    @Option(help: ArgumentHelp("The backbone name recorded in the pack (default: --backbone as given).", valueName: "text"))
     var name: String?
 
     @OptionGroup var compute: ComputeOptions
