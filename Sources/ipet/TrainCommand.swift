@@ -33,8 +33,8 @@ struct TrainCommand: ParsableCommand {
             with another backbone, other data or another recipe is refused.
 
             A file that cannot be decoded stops the run with its name (--on-bad-file skip: left out, listed, and \
-            recorded in the pack). Memory: a batch of 8 full-size AST inputs (1024 frames, 12 layers) needs about \
-            1.5 GB besides the backbone (docs/training.md).
+            recorded in the pack). Memory: training a full-size AST (1024 frames, 12 layers) with batches of 8 peaked \
+            at 2.2 GB for the whole process, backbone included (docs/training.md).
 
             Examples:
               ipet train --backbone Fixtures/demo/backbone --data kw/train \\
