@@ -54,7 +54,7 @@ final class TrainCommandTests: XCTestCase {
     }
 
     /// SIGKILL during the second of five epochs (dropout and SpecAugment on), then --resume: the same pack, byte for
-    /// byte, as a run that was never interrupted.
+    /// byte, as a run that was never interrupted. Resuming the checkpoint with another backbone is refused first.
     func testKilledRunResumesToTheSamePackBytes() throws {
         let dir = try classFolders()
         let common = ["train", "--backbone", backbone, "--data", "data", "--val-fraction", "0.25", "--epochs", "5", "--spec-augment", "8,10",
@@ -79,6 +79,17 @@ final class TrainCommandTests: XCTestCase {
         let history = try JSONParser.parse(try XCTUnwrap(try metadata(checkpoint)["history"])).array ?? []
         XCTAssertLessThan(history.count, 5, "killed before the last epoch")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("resumed.ipet").path))
+
+        // The checkpoint belongs to this backbone: resuming it with another is refused, naming it, and leaves it intact.
+        var otherBackbone = common
+        otherBackbone[2] = Fixtures.path("ast/tiny-b")
+        let refused = try CommandRunner.run(otherBackbone + ["--out", "resumed.ipet", "--resume"], directory: dir)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertEqual(errors(refused).count, 1, refused.stderr)
+        XCTAssertTrue(errors(refused).first?.hasPrefix("error: \(checkpoint): cannot continue this training run: it was made with the backbone ")
+                      ?? false, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("train without --resume to start afresh"), refused.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint))
 
         let resumed = try CommandRunner.run(common + ["--out", "resumed.ipet", "--resume"], directory: dir)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
