@@ -9,7 +9,8 @@ Contents
   `torchaudio` module, because no torchaudio wheel can be installed beside torch 2.13.
 - `ast_fbank_backend()`: makes transformers' ASTFeatureExtractor use that kaldi module (or force its numpy path).
 - `rerandomize_()`: overwrite every parameter of a model with seeded random values whose scales keep the reference
-  outputs sensitive to ordering / epsilon / pooling bugs (see Fixtures/ast/README.md, "Sensitivity").
+  outputs sensitive to ordering / epsilon / pooling bugs (see Fixtures/ast/README.md, "Sensitivity");
+  `randomise_pack_()` does the same for the pack tensors of a tools/ipet_reference.py model.
 - AST input features: `kaldi_fbank()` (torchaudio's fbank called as ASTFeatureExtractor calls it) and
   `pad_normalize()` (the extractor's pad / truncate + normalisation).
 - saving and loading helpers: float32 safetensors with string metadata, `load_safetensors()`, JSON (`write_json()`),
@@ -311,6 +312,48 @@ def rerandomize_(model, seed: int, scales: Scales) -> dict[str, str]:
                     rule = f"other: normal(0, {scales.other})"
             param.copy_(value.to(param.dtype))
             rules[name] = rule
+    return rules
+
+
+def randomise_pack_(model, seed: int, small_embedding: bool = False) -> dict[str, str]:
+    """Re-randomise every pack tensor (adapter up weights included, which IPET initialises to 0):
+    prompts normal(0, 1); adapter down normal(0, 1/sqrt(D)), up normal(0, 1/sqrt(b)), biases normal(0, 0.1);
+    head LayerNorm 1 + normal(0, 0.2) / normal(0, 0.1); head linear normal(0, 0.3), bias normal(0, 0.1);
+    speaker embedding normal(0, 1/sqrt(in)), bias normal(0, 0.1) (small_embedding: normal(0, 0.03/sqrt(in)),
+    bias normal(0, 0.003), so the embedding's variance is ~1e-3 and the classifier LayerNorm's eps matters)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    rules = {}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("backbone."):
+                continue
+            shape = tuple(p.shape)
+            n = lambda std: torch.randn(shape, generator=gen) * std  # noqa: E731
+            if name.startswith("prompts."):
+                v, r = n(1.0), "normal(0, 1)"
+            elif name.startswith("adapters.") and name.endswith("weight"):
+                v, r = n(1 / math.sqrt(shape[1])), f"normal(0, 1/sqrt({shape[1]}))"
+            elif name.startswith("adapters."):
+                v, r = n(0.1), "normal(0, 0.1)"
+            elif name.startswith("head.norm.weight"):
+                v, r = 1 + n(0.2), "1 + normal(0, 0.2)"
+            elif name.startswith("head.norm.bias"):
+                v, r = n(0.1), "normal(0, 0.1)"
+            elif name == "head.linear.weight":
+                v, r = n(0.3), "normal(0, 0.3)"
+            elif name == "head.embedding.weight":
+                g = 0.03 if small_embedding else 1.0
+                v, r = n(g / math.sqrt(shape[1])), f"normal(0, {g}/sqrt({shape[1]}))"
+            elif name == "head.embedding.bias" and small_embedding:
+                v, r = n(0.003), "normal(0, 0.003)"
+            elif name.endswith("bias"):
+                v, r = n(0.1), "normal(0, 0.1)"
+            else:
+                raise AssertionError(name)
+            p.copy_(v)
+            rules[name] = r
     return rules
 
 

@@ -6,6 +6,8 @@ README figures.
     tools/python-env && .venv-tools/bin/python tools/make_demo.py            # everything (~10-15 min on 2 cores)
     .venv-tools/bin/python tools/make_demo.py --ipet .build/release/ipet     # use an already built ipet
     .venv-tools/bin/python tools/make_demo.py --skip-swift                   # Python only (README says so)
+    .venv-tools/bin/python tools/make_demo.py --trainer ipet --backbone-from Fixtures/demo/backbone --out /tmp/demo-ipet
+                                                                            # packs trained by `ipet train` instead
 
 Needs espeak-ng (Debian: `sudo apt-get install espeak-ng`), the reference Python environment (tools/python-env) and,
 for the Swift figures, a Swift toolchain (the script builds `ipet` in release mode unless --ipet is given).
@@ -15,9 +17,10 @@ second run with the same seed skips synthesis unless --fresh):
 1. data      tools/demo_data.py: pretraining set, keyword / sound training sets, held-out sets, demo clips
 2. backbone  tiny AST (ASTForAudioClassification, all weights trained) on the pretraining task; saved with
              save_pretrained + preprocessor_config.json (mean / std of the pretraining fbanks)
-3. packs     tools/train_ipet.train on the frozen backbone: IPET (deep prompts + parallel adapters + head) and the
-             head-only baseline (LayerNorm + linear on the pooled output), exported as packs (F16 when that keeps the
-             held-out accuracy), evaluated in Python on the FLAC files exactly as written
+3. packs     tools/train_ipet.train on the frozen backbone (or, with --trainer ipet, `ipet train` with the same recipe
+             on the training clips written as float WAV class folders): IPET (deep prompts + parallel adapters + head)
+             and the head-only baseline (LayerNorm + linear on the pooled output), exported as packs (F16 when that
+             keeps the held-out accuracy), evaluated in Python on the FLAC files exactly as written
 4. swift     `ipet eval --json` of every pack on its held-out manifest and of the demo clips
 5. readme    Fixtures/demo/README.md and results.json
 
@@ -296,6 +299,17 @@ def make_backbone(items: list[data.Item], kaldi, seed: int, out_dir: Path) -> di
             "seconds": round(time.time() - t0, 1)}
 
 
+def reuse_backbone(source: Path, out_dir: Path) -> dict:
+    """--backbone-from: copy a trained backbone folder; its record comes from the results.json beside it."""
+    if source != out_dir.resolve():
+        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.copytree(source, out_dir)
+    results = source.parent / "results.json"
+    record = json.loads(results.read_text())["backbone"] if results.exists() else {}
+    log(f"backbone: reused {source}")
+    return {k: v for k, v in record.items() if k not in ("fingerprint", "bytes")}
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # 3. packs
 
@@ -355,7 +369,8 @@ def python_accuracy(model, kaldi, waves, labels) -> tuple[float, list[str]]:
     return sum(p == l for p, l in zip(preds, labels)) / len(labels), preds
 
 
-def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, heldout, demo) -> dict:
+def train_pytorch(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int):
+    """tools/train_ipet.py's train() on the frozen backbone -> (model, history, seconds)."""
     import torch
 
     import ipet_reference as ipet
@@ -378,14 +393,72 @@ def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, 
     t0 = time.time()
     with FrequencyShift(h.get("freq_shift", 0)):
         history = tr.train(model, waves, labels, cfg, kaldi=kaldi, log=lambda s: log(f"{task}/{mode}: {s}"))
+    return model, history, time.time() - t0
+
+
+def training_folder(task: str, sets, seed: int, work: Path) -> Path:
+    """The task's training clips as float WAV class folders (exact samples) under `work`, written once per data key;
+    what `ipet train` (and tools/bench_train.py) read."""
+    import soundfile as sf
+
+    folder = work / f"{task}-train-{data_key(seed, data.espeak_version())}"
+    if not folder.exists():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for i, it in enumerate(sets[f"{task}-train"]):
+            (tmp / it.label).mkdir(parents=True, exist_ok=True)
+            sf.write(str(tmp / it.label / f"{i:05d}.wav"), it.wave, data.RATE, subtype="FLOAT")
+        tmp.rename(folder)
+    return folder
+
+
+def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ipet_bin: Path, work: Path, threads: int):
+    """`ipet train` with the same recipe on the training clips written as float WAV class folders (exact samples)
+    -> (the pack loaded by tools/ipet_reference.py, history, seconds)."""
+    import ipet_reference as ipet
+
+    folder = training_folder(task, sets, seed, work)
+    h = RECIPE[task]
+    out = work / f"{task}-{mode}-ipet-train.ipet"
+    cmd = [str(ipet_bin), "train", "--backbone", str(backbone_dir), "--data", str(folder), "--out", str(out),
+           "--epochs", str(h["epochs"]), "--batch-size", str(h["batch_size"]), "--lr", str(h["lr"]),
+           "--milestones", h["milestones"], "--gamma", str(h["gamma"]), "--seed", str(seed),
+           "--spec-augment", f"{h['freqm']},{h['timem']}", "--mel-shift", str(h.get("freq_shift", 0)),
+           "--stats", "backbone", "--max-length", str(MAX_LENGTH), "--threads", str(threads)]
+    cmd += ["--prompts", str(h["k"]), "--bottleneck", str(h["bottleneck"])] if mode == "ipet" else ["--head-only"]
+    log(f"{task}/{mode}: {' '.join(cmd)}")
+    t0 = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.time() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"ipet train failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    for line in proc.stderr.splitlines():
+        if line.startswith("epoch "):
+            log(f"{task}/{mode}: {line}")
+    prov = json.loads(ipet.read_pack(out).metadata["ipet.provenance"])
+    history = [{"train_loss": e["train_loss"], "train_accuracy_running": e["train_accuracy"]} for e in prov["history"]]
+    return ipet.load_pack(out, ipet.load_backbone(backbone_dir)), history, seconds
+
+
+def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, heldout, demo, trainer=None) -> dict:
+    """Trains one pack (`trainer`: None = PyTorch, else a function of (task, mode) for `ipet train`), exports it as F16
+    when that keeps the held-out accuracy (else F32) and evaluates it in Python on the FLAC files as written."""
+    import ipet_reference as ipet
+
+    if trainer is None:
+        model, history, seconds = train_pytorch(task, mode, backbone_dir, sets, kaldi, seed)
+        via = "tools/train_ipet.py via tools/make_demo.py"
+    else:
+        model, history, seconds = trainer(task, mode)
+        via = "ipet train via tools/make_demo.py --trainer ipet"
+    backbone = ipet.load_backbone(backbone_dir)
     model.eval()
     acc32, _ = python_accuracy(model, kaldi, heldout[0], heldout[1])
     name = task if mode == "ipet" else f"{task}-head-only"
     path = OUT / ("packs" if mode == "ipet" else "baselines") / f"{name}.ipet"
-    provenance = {"trainer": "tools/train_ipet.py via tools/make_demo.py", "task": task, "mode": mode,
-                  "data": "synthetic (tools/demo_data.py), seed %d" % seed, "classes": classes,
-                  "train_clips": len(waves), "recipe": h, "seed": seed}
+    provenance = {"trainer": via, "task": task, "mode": mode,
+                  "data": "synthetic (tools/demo_data.py), seed %d" % seed, "classes": list(model.head.cfg.labels),
+                  "train_clips": len(sets[f"{task}-train"]), "recipe": RECIPE[task], "seed": seed}
     chosen = None
     for dtype in ("F16", "F32"):
         ipet.export_pack(path, model, dtype=dtype, provenance=dict(provenance, dtype=dtype),
@@ -460,6 +533,11 @@ def main(argv=None):
     ap.add_argument("--ipet", help="path of a built ipet binary (default: swift build -c release)")
     ap.add_argument("--skip-swift", action="store_true", help="no Swift figures")
     ap.add_argument("--stop-after", choices=["data", "backbone", "packs"], help="for experiments")
+    ap.add_argument("--trainer", choices=["pytorch", "ipet"], default="pytorch",
+                    help="train the packs with tools/train_ipet.py (PyTorch) or with `ipet train` (the --ipet binary "
+                         "or a release build), same recipe")
+    ap.add_argument("--backbone-from", type=Path, help="use this already trained backbone folder (e.g. "
+                    "Fixtures/demo/backbone, with its results.json beside it) instead of pretraining one")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default Fixtures/demo; another folder is "
                     "for reproducibility checks)")
     args = ap.parse_args(argv)
@@ -484,7 +562,10 @@ def main(argv=None):
         return
 
     t = time.time()
-    bb = make_backbone(sets["pretrain"], kaldi, args.seed, OUT / "backbone")
+    if args.backbone_from:
+        bb = reuse_backbone(args.backbone_from.resolve(), OUT / "backbone")
+    else:
+        bb = make_backbone(sets["pretrain"], kaldi, args.seed, OUT / "backbone")
     timings["backbone"] = round(time.time() - t, 1)
     if args.stop_after == "backbone":
         return
@@ -495,6 +576,11 @@ def main(argv=None):
     bb["fingerprint"] = ipet.fingerprint(OUT / "backbone", ipet.AST_ARCH)
     bb["bytes"] = dir_size([OUT / "backbone"])
     demo_rows = list(csv.DictReader(open(OUT / "clips-labels.csv")))
+    trainer = None
+    if args.trainer == "ipet":
+        ipet_bin = find_ipet(args.ipet).resolve()
+        trainer = lambda task, mode: train_ipet_cli(task, mode, OUT / "backbone", sets, args.seed, ipet_bin,  # noqa: E731
+                                                    args.work, args.threads)
     packs = {}
     for task in ("keywords", "sounds"):
         heldout = read_manifest(manifests[task])
@@ -503,7 +589,7 @@ def main(argv=None):
 
         demo = ([read_audio(OUT / r["path"]) for r in rows], [r["label"] for r in rows])
         for mode in ("ipet", "head_only"):
-            packs[f"{task}/{mode}"] = make_pack(task, mode, OUT / "backbone", sets, kaldi, args.seed, heldout, demo)
+            packs[f"{task}/{mode}"] = make_pack(task, mode, OUT / "backbone", sets, kaldi, args.seed, heldout, demo, trainer)
     timings["packs"] = round(time.time() - t, 1)
     if args.stop_after == "packs":
         return

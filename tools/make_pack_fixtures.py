@@ -43,8 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import (  # noqa: E402
     FIXTURES, check_regeneration, dir_size, env_quiet, file_sha256, fixture_arguments, kaldi_fbank, le_array,
-    load_kaldi, load_np_safetensors, max_abs, pad_normalize, read_safetensors_header, safetensors_header,
-    save_np_safetensors, versions, write_json,
+    load_kaldi, load_np_safetensors, max_abs, pad_normalize, randomise_pack_, read_safetensors_header,
+    safetensors_header, save_np_safetensors, versions, write_json,
 )
 
 env_quiet()
@@ -189,46 +189,6 @@ def build(spec: PackSpec) -> ipet._IPETBase:
     if arch_of(spec.backbone) == ipet.AST_ARCH:
         return ipet.IPETAST(bb, **kw).eval()
     return ipet.IPETWav2Vec2(bb, **kw).eval()
-
-
-def randomise_pack_(model: ipet._IPETBase, seed: int, small_embedding: bool = False) -> dict[str, str]:
-    """Re-randomise every pack tensor (adapter up weights included, which IPET initialises to 0):
-    prompts normal(0, 1); adapter down normal(0, 1/sqrt(D)), up normal(0, 1/sqrt(b)), biases normal(0, 0.1);
-    head LayerNorm 1 + normal(0, 0.2) / normal(0, 0.1); head linear normal(0, 0.3), bias normal(0, 0.1);
-    speaker embedding normal(0, 1/sqrt(in)), bias normal(0, 0.1) (small_embedding: normal(0, 0.03/sqrt(in)),
-    bias normal(0, 0.003), so the embedding's variance is ~1e-3 and the classifier LayerNorm's eps matters)."""
-    gen = torch.Generator().manual_seed(seed)
-    rules = {}
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.startswith("backbone."):
-                continue
-            shape = tuple(p.shape)
-            n = lambda std: torch.randn(shape, generator=gen) * std  # noqa: E731
-            if name.startswith("prompts."):
-                v, r = n(1.0), "normal(0, 1)"
-            elif name.startswith("adapters.") and name.endswith("weight"):
-                v, r = n(1 / math.sqrt(shape[1])), f"normal(0, 1/sqrt({shape[1]}))"
-            elif name.startswith("adapters."):
-                v, r = n(0.1), "normal(0, 0.1)"
-            elif name.startswith("head.norm.weight"):
-                v, r = 1 + n(0.2), "1 + normal(0, 0.2)"
-            elif name.startswith("head.norm.bias"):
-                v, r = n(0.1), "normal(0, 0.1)"
-            elif name == "head.linear.weight":
-                v, r = n(0.3), "normal(0, 0.3)"
-            elif name == "head.embedding.weight":
-                g = 0.03 if small_embedding else 1.0
-                v, r = n(g / math.sqrt(shape[1])), f"normal(0, {g}/sqrt({shape[1]}))"
-            elif name == "head.embedding.bias" and small_embedding:
-                v, r = n(0.003), "normal(0, 0.003)"
-            elif name.endswith("bias"):
-                v, r = n(0.1), "normal(0, 0.1)"
-            else:
-                raise AssertionError(name)
-            p.copy_(v)
-            rules[name] = r
-    return rules
 
 
 # ----------------------------------------------------------------------------------------------------------------------

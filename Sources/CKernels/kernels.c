@@ -72,6 +72,16 @@ void ipet_gelu_f32(float *x, size_t n) {
 }
 
 IPET_MULTIVERSION
+void ipet_gelu_grad_f32(const float *x, float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erf_rational(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * exp_poly(-0.5f * v * v);
+        dy[i] *= cdf + v * pdf;
+    }
+}
+
+IPET_MULTIVERSION
 void ipet_exp_f32(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = exp_poly(x[i]);
 }

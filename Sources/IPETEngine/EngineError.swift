@@ -24,6 +24,10 @@ public struct EngineError: LocatedError, Sendable, Equatable {
         case computeEmbeddings
         /// An embedding cache holds another pack's embeddings: use another cache file.
         case otherEmbeddingCache
+        /// A training file cannot be used: leave such files out and go on.
+        case skipBadFiles
+        /// A training checkpoint belongs to another run: start training afresh (or write elsewhere).
+        case startAfresh
     }
 
     /// The file the problem is in, when it comes from one.

@@ -188,39 +188,20 @@ public enum IPETCheckpointConverter {
         guard !frozen.isEmpty else {
             throw fail("no frozen backbone tensors in the checkpoint, so nothing shows it was tuned from \(backbone.source)")
         }
-        var writer = SafeTensorsWriter(metadata: [
-            ("format", "pt"), ("ipet.format", AdapterPack.formatName), ("ipet.version", AdapterPack.currentVersion),
-            ("ipet.backbone", JSONValue.object([
-                ("architecture", .string(backbone.architecture.rawValue)), ("hidden_size", .int(d)), ("num_hidden_layers", .int(layers)),
-                ("num_attention_heads", .int(heads)), ("fingerprint", .string(backbone.fingerprint)), ("name", .string(backbone.source)),
-            ]).compactText),
-            ("ipet.config", JSONValue.object([
-                ("prompt_tokens", .int(k)), ("prompt_placement", .string("prepend-every-layer")), ("adapter_bottleneck", .int(b)),
-                ("adapter_activation", .string("relu")), ("adapter_scale", .double(Double(scale))),
-                ("adapter_placement", .string("parallel-ffn")), ("adapter_residual", .bool(residual)),
-            ]).compactText),
-            ("ipet.head", JSONValue.object([
-                ("type", .string(backbone.architecture == .ast ? "ast-pooled" : "mean-std")),
-                ("labels", .array(labels.map(JSONValue.string))), ("multi_label", .bool(false)), ("layer_norm_eps", .double(1e-5)),
-            ]).compactText),
-            ("ipet.preprocessing", JSONValue.object(preprocessing).compactText),
-            ("ipet.provenance", JSONValue.object([("converted_from", .string(path)), ("converter", .string("ipet convert --ipet-checkpoint"))]).compactText),
-        ], recordsContentDigest: true)
-        for (name, t) in packTensors { writer.add(.init(name: name, shape: t.shape, floats: t.array, as: options.dtype)) }
-        // Write beside the target, then load the result as any pack is loaded (metadata ranges, every implied tensor
-        // with its shape, finite values, the backbone match); only a pack that passes replaces `output`.
-        let staged = output + ".check-\(getpid())"
-        try writer.write(to: staged)
+        let writer = AdapterPackWriter(
+            backbone: backbone, backboneName: backbone.source, promptTokens: k, bottleneck: b, adapterScale: Double(scale),
+            adapterResidual: residual,
+            head: AdapterPackWriter.head(backbone.architecture == .ast ? .astPooled : .meanStd, labels: labels,
+                                         pooling: .native(to: backbone.architecture)),
+            preprocessing: preprocessing,
+            provenance: .object([("converted_from", .string(path)), ("converter", .string("ipet convert --ipet-checkpoint"))]),
+            dtype: options.dtype)
+        // Written beside the target and loaded as any pack is (metadata ranges, every implied tensor with its shape,
+        // finite values, the backbone match); only a pack that passes replaces `output`.
         do {
-            let pack = try AdapterPack(path: staged)
-            if case let .mismatch(message, _) = PackVerification.check(pack, against: backbone) { throw fail(message) }
+            try writer.write(packTensors.map { (name: $0.0, tensor: $0.1) }, to: output)
         } catch {
-            unlink(staged)
-            throw fail("the checkpoint does not make a valid pack: \(detail(of: error, about: staged))")
-        }
-        guard rename(staged, output) == 0 else {
-            unlink(staged)
-            throw fail("cannot write \(output): \(String(cString: strerror(errno)))")
+            throw fail("the checkpoint does not make a valid pack: \(detail(of: error, about: output))")
         }
         return Result(promptTokens: k, bottleneck: b, labels: classes, comparedTensors: frozen.count)
     }

@@ -179,8 +179,10 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
     }
 
     /// One pre-LN block on `h` `[batch, tokens, D]` in place, with IPET prompts prepended for the block and
-    /// dropped after it, and the parallel adapter fed the residual stream before `layernorm_after`.
-    func run(_ block: Block, adaptation: LayerAdaptation?, on h: UnsafeMutablePointer<Float>, batch: Int, tokens n: Int, workspace: Workspace) {
+    /// dropped after it, and the parallel adapter fed the residual stream before `layernorm_after` (with `dropout`
+    /// in training).
+    func run(_ block: Block, adaptation: LayerAdaptation?, dropout: AdapterDropout? = nil, on h: UnsafeMutablePointer<Float>, batch: Int,
+             tokens n: Int, workspace: Workspace) {
         let d = config.hiddenSize
         let k = adaptation?.promptCount ?? 0
         let m = n + k
@@ -193,7 +195,7 @@ public final class AudioSpectrogramTransformer: @unchecked Sendable {
         block.attention(normed, batch: batch, tokens: m, into: branch, workspace: workspace)
         Kernels.add(x, branch, into: x, count: rows * d)
         // The adapter reads the same residual stream as layernorm_after; its output joins the MLP branch.
-        let adapted = adaptation?.adapterOutput(x, rows: rows, workspace: workspace)
+        let adapted = adaptation?.adapterOutput(x, rows: rows, dropout: dropout, workspace: workspace)
         block.normAfter(x, rows: rows, into: normed)
         block.mlp(normed, rows: rows, into: branch, workspace: workspace)
         Kernels.add(x, branch, into: x, count: rows * d)

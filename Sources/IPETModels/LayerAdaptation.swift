@@ -37,11 +37,12 @@ public struct LayerAdaptation: Sendable {
         for b in 0..<batch { (h + b * n * d).update(from: x + (b * (n + k) + k) * d, count: n * d) }
     }
 
-    /// The parallel adapter's output for `rows` rows of `x`, in a workspace buffer; nil without an adapter.
-    func adapterOutput(_ x: UnsafePointer<Float>, rows: Int, workspace: Workspace) -> UnsafeMutablePointer<Float>? {
+    /// The parallel adapter's output for `rows` rows of `x` (with `dropout` in training), in a workspace buffer; nil
+    /// without an adapter.
+    func adapterOutput(_ x: UnsafePointer<Float>, rows: Int, dropout: AdapterDropout? = nil, workspace: Workspace) -> UnsafeMutablePointer<Float>? {
         guard let adapter else { return nil }
         let out = workspace.buffer("layer.adapter", count: rows * adapter.up.outFeatures)
-        adapter(x, rows: rows, into: out, workspace: workspace)
+        adapter(x, rows: rows, into: out, dropout: dropout, workspace: workspace)
         return out
     }
 }

@@ -28,14 +28,27 @@ public struct SelfAttention: Sendable {
         into out: UnsafeMutablePointer<Float>, workspace: Workspace
     ) {
         let rows = batch * tokens
-        let d = hidden, dh = headDim
-        let q = workspace.buffer("attn.q", count: rows * d)
-        let k = workspace.buffer("attn.k", count: rows * d)
-        let v = workspace.buffer("attn.v", count: rows * d)
-        let ctx = workspace.buffer("attn.ctx", count: rows * d)
+        let q = workspace.buffer("attn.q", count: rows * hidden)
+        let k = workspace.buffer("attn.k", count: rows * hidden)
+        let v = workspace.buffer("attn.v", count: rows * hidden)
+        let ctx = workspace.buffer("attn.ctx", count: rows * hidden)
+        project(x, rows: rows, q: q, k: k, v: v)
+        attend(q: q, k: k, v: v, batch: batch, tokens: tokens, keyLengths: keyLengths, into: ctx, workspace: workspace)
+        output(ctx, rows: rows, into: out)
+    }
+
+    /// `q, k, v = x·W_{q,k,v}ᵀ + b` for `rows` rows.
+    func project(_ x: UnsafePointer<Float>, rows: Int, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+                 v: UnsafeMutablePointer<Float>) {
         query(x, rows: rows, into: q)
         key(x, rows: rows, into: k)
         value(x, rows: rows, into: v)
+    }
+
+    /// The context `softmax(q_h·k_hᵀ/√d_h)·v_h` of every head and sequence, heads side by side in `ctx`.
+    func attend(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, tokens: Int,
+                keyLengths: [Int]?, into ctx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let d = hidden, dh = headDim
         let workers = ComputeThreads.workers(batch * heads)
         let scores = workspace.buffer("attn.scores", count: workers * tokens * tokens)
         let (pq, pk, pv, pc, ps) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(ctx), SendablePointer(scores))
@@ -44,7 +57,7 @@ public struct SelfAttention: Sendable {
             let b = job / heads, h = job % heads
             let base = b * tokens * d + h * dh
             let s = ps.pointer + worker * tokens * tokens
-            let valid = keyLengths.map { min(max($0[b], 0), tokens) } ?? tokens
+            let valid = Self.validKeys(keyLengths, item: b, tokens: tokens)
             // S = q_h · k_hᵀ · scale over valid keys only; padded keys get probability 0 (additive -inf mask).
             Gemm.gemmSerial(transB: true, m: tokens, n: valid, k: dh, alpha: scale, a: pq.pointer + base, lda: d,
                             b: pk.pointer + base, ldb: d, c: s, ldc: valid)
@@ -52,6 +65,10 @@ public struct SelfAttention: Sendable {
             Gemm.gemmSerial(m: tokens, n: dh, k: valid, a: s, lda: valid, b: pv.pointer + base, ldb: d,
                             c: pc.pointer + base, ldc: d)
         }
-        output(ctx, rows: rows, into: out)
+    }
+
+    /// Keys of item `b` that may be attended: its key length clamped to the sequence, or every token.
+    static func validKeys(_ keyLengths: [Int]?, item b: Int, tokens: Int) -> Int {
+        keyLengths.map { min(max($0[b], 0), tokens) } ?? tokens
     }
 }

@@ -211,12 +211,14 @@ public struct TaskHead: @unchecked Sendable {
     }
 
     /// `concat(mean_t h, std_t h)` over each item's valid frames of the last layer output, unbiased std.
-    public static func meanStd(_ output: Wav2Vec2Model.Output) -> Tensor {
-        let h = output.lastHiddenState
+    public static func meanStd(_ output: Wav2Vec2Model.Output) -> Tensor { meanStd(output.lastHiddenState, frames: output.frames) }
+
+    /// `concat(mean_t h, std_t h)` over the first `frames[b]` frames of each item of `h` `[batch, frames, hidden]`.
+    static func meanStd(_ h: Tensor, frames: [Int]) -> Tensor {
         let (batch, t, d) = (h.shape[0], h.shape[1], h.shape[2])
         let out = Tensor(zeros: [batch, 2 * d])
         for b in 0..<batch {
-            meanAndStandardDeviation(h.data + b * t * d, frames: output.frames[b], channels: d, into: out.mutableData + b * 2 * d)
+            meanAndStandardDeviation(h.data + b * t * d, frames: frames[b], channels: d, into: out.mutableData + b * 2 * d)
         }
         return out
     }

@@ -403,9 +403,10 @@ public final class Wav2Vec2Model: @unchecked Sendable {
     }
 
     /// One encoder layer in place on `h` `[batch, frames, D]`, with IPET prompts prepended for the layer and
-    /// dropped after its final LayerNorm, and the parallel adapter (`docs/ipet-method.md` §2) beside the feed-forward block.
-    func run(_ block: Block, adaptation: LayerAdaptation?, on h: UnsafeMutablePointer<Float>, batch: Int, frames n: Int,
-             keyLengths: [Int]?, workspace: Workspace) {
+    /// dropped after its final LayerNorm, and the parallel adapter (`docs/ipet-method.md` §2) beside the feed-forward block
+    /// (with `dropout` in training).
+    func run(_ block: Block, adaptation: LayerAdaptation?, dropout: AdapterDropout? = nil, on h: UnsafeMutablePointer<Float>,
+             batch: Int, frames n: Int, keyLengths: [Int]?, workspace: Workspace) {
         let d = config.hiddenSize
         let k = adaptation?.promptCount ?? 0
         let m = n + k
@@ -420,7 +421,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             block.attentionNorm(x, rows: rows, into: normed)
             block.attention(normed, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
-            let adapted = adaptation?.adapterOutput(x, rows: rows, workspace: workspace)
+            let adapted = adaptation?.adapterOutput(x, rows: rows, dropout: dropout, workspace: workspace)
             block.finalNorm(x, rows: rows, into: normed)
             block.feedForward(normed, rows: rows, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
@@ -428,7 +429,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
         } else {
             block.attention(x, batch: batch, tokens: m, keyLengths: keys, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)
-            let adapted = adaptation?.adapterOutput(x, rows: rows, workspace: workspace)
+            let adapted = adaptation?.adapterOutput(x, rows: rows, dropout: dropout, workspace: workspace)
             block.attentionNorm(x, rows: rows, into: x)
             block.feedForward(x, rows: rows, into: branch, workspace: workspace)
             Kernels.add(x, branch, into: x, count: rows * d)

@@ -43,7 +43,8 @@ public enum Gemm {
 
     /// `y[rows×out] = activation(x[rows×in] · Wᵀ + bias)`, the PyTorch `nn.Linear` convention (`W` is `[out, in]`).
     ///
-    /// `weight` must be immutable while any model uses it: oneDNN keeps a packed copy keyed by its storage.
+    /// `weight` must be immutable while any model uses it: oneDNN keeps a packed copy keyed by its storage. A
+    /// weight that does change (a trained parameter) must be announced with `weightsChanged` before its next use.
     /// `parallel: false` keeps the call on one thread (inside loops that are already parallel).
     public static func linear(
         _ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: Tensor, bias: Tensor?,
@@ -74,6 +75,12 @@ public enum Gemm {
                 if parallel { Kernels.gelu(y, count: rows * outFeatures) } else { Kernels.geluSerial(y, count: rows * outFeatures) }
             }
         }
+    }
+
+    /// Forgets every packed copy of `weight`'s storage, so the next `linear` reads its current values. Training calls
+    /// this after each optimiser step: without it, oneDNN would keep multiplying by the weights of the first step.
+    public static func weightsChanged(_ weight: Tensor) {
+        OneDNNPackedWeights.forget(weight.storage)
     }
 
     /// Cuts C into row blocks (`m ≥ 4·threads`, at least 4 rows each) or, for short and wide products, column

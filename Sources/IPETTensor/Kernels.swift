@@ -40,6 +40,19 @@ public enum Kernels {
         for r in 0..<rows { add(x + r * cols, bias, into: x + r * cols, count: cols) }
     }
 
+    /// `out[c] += Σ_r x[r, c]` over the rows of a `rows × cols` matrix, summed in double precision (bias and
+    /// LayerNorm parameter gradients).
+    public static func addColumnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        var sums = [Double](repeating: 0, count: cols)
+        sums.withUnsafeMutableBufferPointer { s in
+            for r in 0..<rows {
+                let row = x + r * cols
+                for c in 0..<cols { s[c] += Double(row[c]) }
+            }
+            for c in 0..<cols { out[c] += Float(s[c]) }
+        }
+    }
+
     /// `x ← x · s`.
     public static func scale(_ x: UnsafeMutablePointer<Float>, by s: Float, count n: Int) {
         for i in 0..<n { x[i] *= s }
@@ -51,6 +64,16 @@ public enum Kernels {
         let p = SendablePointer(x)
         ComputeThreads.parallelFor(blocks.count) { b in
             ipet_gelu_f32(p.pointer + blocks[b].lowerBound, blocks[b].count)
+        }
+    }
+
+    /// `dy[i] ← dy[i] · GELU'(x[i])` with `GELU'(x) = Φ(x) + x·φ(x)` (Φ, φ: standard normal CDF and density): the
+    /// exact-erf GELU's derivative as PyTorch's `GeluBackward` computes it, at the pre-activation `x`.
+    public static func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count n: Int) {
+        let blocks = ComputeThreads.ranges(n, minimum: 1 << 15)
+        let (px, pd) = (SendablePointer(x), SendablePointer(dy))
+        ComputeThreads.parallelFor(blocks.count) { b in
+            ipet_gelu_grad_f32(px.pointer + blocks[b].lowerBound, pd.pointer + blocks[b].lowerBound, blocks[b].count)
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 /// asked for, so no product re-packs it (oneDNN's brgemm kernels otherwise copy B into blocks on every call).
 ///
 /// Weights are immutable and shared by every forward pass, so one packed copy per (weight, layout) serves all
-/// threads. The cache is keyed by the weight's storage object, offset and shape; it holds the storage weakly, so a
+/// threads (training's parameters are the exception and call `Gemm.weightsChanged` after each update). The cache is keyed by the weight's storage object, offset and shape; it holds the storage weakly, so a
 /// released model's packed copies are dropped (at the next insertion) and a new storage at a recycled address is
 /// never mistaken for the old one. The copy costs the weight's size again in memory (≈ 340 MB for a base model).
 final class OneDNNPackedWeights: @unchecked Sendable {
@@ -73,6 +73,16 @@ final class OneDNNPackedWeights: @unchecked Sendable {
         let made = OneDNNPackedWeights(weight, outFeatures: outFeatures, inFeatures: inFeatures, layout: layout)
         cache[key, default: []].append(made)
         return made
+    }
+
+    /// Drops every packed copy made from `storage` (its values changed; see `Gemm.weightsChanged`).
+    static func forget(_ storage: TensorStorage) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (k, entries) in cache where k.storage == ObjectIdentifier(storage) {
+            let others = entries.filter { $0.storage !== storage }
+            cache[k] = others.isEmpty ? nil : others
+        }
     }
 
     /// Number of packed copies held (for tests).

@@ -31,6 +31,8 @@ struct CommandError: Error, CustomStringConvertible {
         case .giveFrames: return "; pass --frames"
         case .computeEmbeddings: return "; give --backbone and --pack to compute them"
         case .otherEmbeddingCache: return "; give another --embeddings file"
+        case .skipBadFiles: return " (pass --on-bad-file skip to leave unusable files out)"
+        case .startAfresh: return "; train without --resume to start afresh, or choose another --out"
         }
     }
 }

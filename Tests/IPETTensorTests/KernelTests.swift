@@ -63,6 +63,22 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(y.array, [11, 25, 14, 31])
     }
 
+    /// Training updates weights in place: after `weightsChanged` every backend multiplies by the new values (oneDNN
+    /// would otherwise reuse the copy it packed on first use).
+    func testLinearReadsAWeightAgainAfterWeightsChanged() {
+        forEachGemmBackend { backend in
+            let x = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+            let w = Tensor(shape: [2, 3], values: [1, 0, 0, 0, 1, 1])
+            let y = Tensor(zeros: [2, 2])
+            Gemm.linear(x.data, rows: 2, inFeatures: 3, weight: w, bias: nil, into: y.mutableData)
+            XCTAssertEqual(y.array, [1, 5, 4, 11], "\(backend)")
+            w.mutableData[0] = 2
+            Gemm.weightsChanged(w)
+            Gemm.linear(x.data, rows: 2, inFeatures: 3, weight: w, bias: nil, into: y.mutableData)
+            XCTAssertEqual(y.array, [2, 5, 8, 11], "\(backend)")
+        }
+    }
+
     func testGeluMatchesExactErfFormWithin1e6() {
         var x = (0..<2001).map { Float($0 - 1000) / 100 } + random(4099, seed: 3, scale: 6)
         x.withUnsafeMutableBufferPointer { Kernels.gelu($0.baseAddress!, count: $0.count) }

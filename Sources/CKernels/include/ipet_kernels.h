@@ -10,6 +10,10 @@
 /// x[i] = 0.5 x[i] (1 + erf(x[i] / sqrt 2)), exact-erf GELU; erf by a rational approximation (|error| < 1e-6).
 void ipet_gelu_f32(float *x, size_t n);
 
+/// dy[i] *= GELU'(x[i]) = Φ(x) + x·φ(x) (exact-erf GELU: Φ the standard normal CDF, φ its density), the
+/// derivative PyTorch's GeluBackward uses; erf and exp as in the forward kernels.
+void ipet_gelu_grad_f32(const float *x, float *dy, size_t n);
+
 /// Softmax of one row in place: exp(x - max) / sum. exp by range reduction and a degree-6 polynomial.
 void ipet_softmax_f32(float *x, size_t n);
 
