@@ -43,6 +43,13 @@ final class AdmissionGate: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Requests holding a place now.
+    var waitingCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return waiting
+    }
+
     var counts: (admitted: Int, answered: Int) {
         lock.lock()
         defer { lock.unlock() }

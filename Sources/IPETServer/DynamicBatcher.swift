@@ -5,7 +5,9 @@ import IPETTensor
 /// Groups concurrent requests into model calls and runs them on one compute thread. One batch at a time runs, with
 /// the engine's own thread budget inside it, so requests never oversubscribe the compute threads however many
 /// arrive. A batch is the oldest waiting request plus every later one with the same packs and options, up to
-/// `maxBatch` windows; it waits at most `wait` after that request arrived for others to join it. Packs that share
+/// `maxBatch` windows; it waits at most `wait` after that request arrived for others to join it, and only while
+/// other admitted requests are still being decoded (a lone request is computed at once: waiting for arrivals that
+/// may never come would only add latency). Packs that share
 /// their front end share it inside a request's runner (`BatchRunner.process`).
 final class DynamicBatcher: @unchecked Sendable {
     private let condition = NSCondition()
@@ -15,12 +17,15 @@ final class DynamicBatcher: @unchecked Sendable {
     private let maxBatch: Int
     private let wait: Duration
     private let metrics: ServerMetrics
+    /// Requests admitted and not yet taken into a batch, the queued ones included.
+    private let admitted: @Sendable () -> Int
     private var thread: Thread?
 
-    init(maxBatch: Int, wait: Duration, metrics: ServerMetrics) {
+    init(maxBatch: Int, wait: Duration, metrics: ServerMetrics, admitted: @escaping @Sendable () -> Int) {
         self.maxBatch = max(1, maxBatch)
         self.wait = wait
         self.metrics = metrics
+        self.admitted = admitted
     }
 
     func start() {
@@ -89,7 +94,8 @@ final class DynamicBatcher: @unchecked Sendable {
             if waiting.isEmpty { return nil }
             let first = waiting[0]
             let deadline = Date(timeIntervalSinceNow: max(0, Self.seconds(wait - (ContinuousClock.now - first.admitted))))
-            while !stopping, waiting.first === first, windows(sharing: first.key) < maxBatch, condition.wait(until: deadline) {}
+            while !stopping, waiting.first === first, windows(sharing: first.key) < maxBatch, admitted() > waiting.count,
+                  condition.wait(until: deadline) {}
             // The first job may have been withdrawn while waiting: start over with the new oldest.
             guard waiting.first === first else { continue }
             var batch: [InferenceJob] = []

@@ -44,8 +44,10 @@ public final class InferenceService: Service, @unchecked Sendable {
         self.loader = loader
         self.onReady = onReady
         let metrics = self.metrics
-        gate = AdmissionGate(limit: configuration.maxQueue) { metrics.setQueueDepth($0) }
-        batcher = DynamicBatcher(maxBatch: configuration.maxBatch, wait: configuration.batchWait, metrics: metrics)
+        let gate = AdmissionGate(limit: configuration.maxQueue) { metrics.setQueueDepth($0) }
+        self.gate = gate
+        batcher = DynamicBatcher(maxBatch: configuration.maxBatch, wait: configuration.batchWait, metrics: metrics,
+                                 admitted: { gate.waitingCount })
         decodeQueue.maxConcurrentOperationCount = max(1, configuration.decodeThreads)
         decodeQueue.name = "ipet-decode"
         uploads = FileManager.default.temporaryDirectory.appendingPathComponent("ipet-serve-\(getpid())-\(UUID().uuidString)")

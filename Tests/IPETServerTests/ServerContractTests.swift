@@ -36,6 +36,8 @@ final class ServerContractTests: XCTestCase {
             XCTAssertEqual(results.compactMap { $0["pack"] as? String }, ["keywords", "snd"], "one result per pack, in request order")
             XCTAssertEqual((results.first?["top"] as? [Any])?.count, 3)
             _ = try await check(.POST, "/v1/classify?pack=keywords&window=0.5&hop=0.25&per_window=true", "/v1/classify", body: clip, expect: 200)
+            let own = try await check(.POST, "/v1/classify?top_k=1", "/v1/classify", body: clip, expect: 200)
+            XCTAssertEqual((own.object["results"] as? [[String: Any]])?.first?["pack"] as? String, "backbone", "no pack: the backbone's own head")
             for bad in ["/v1/classify?pack=keywords&top_k=-1", "/v1/classify?pack=keywords&window=abc", "/v1/classify?pack=keywords&hop=0",
                         "/v1/classify?pack=keywords&topk=3", "/v1/classify?pack=keywords&pack=keywords", "/v1/classify?pack=keywords&window=5"] {
                 let reply = try await check(.POST, bad, "/v1/classify", body: clip, expect: 400)
