@@ -45,8 +45,14 @@ final class ServerProcess: @unchecked Sendable {
         if listening.wait(timeout: .now() + timeout) == .timedOut || url.isEmpty {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            throw XCTSkip("ipet serve did not start: \(stderr)")
+            throw StartFailure(stderr: stderr)
         }
+    }
+
+    /// The server exited or stayed silent instead of printing its listening line (a failure, never a skip).
+    struct StartFailure: Error, CustomStringConvertible {
+        let stderr: String
+        var description: String { "ipet serve did not start: \(stderr)" }
     }
 
     var stderr: String {
