@@ -8,6 +8,7 @@
 //   IPETAudio    - decoding, resampling, Kaldi fbank
 //   IPETModels   - AST, wav2vec 2.0, heads, IPET prompts and adapters
 //   IPETEngine   - backbones + packs, batch inference, metrics
+//   IPETServer   - `ipet serve`: HTTP routes over the engine (Hummingbird), pack registry, dynamic batching
 //   ipet         - the command-line tool
 // Tuning flags (e.g. -Xswiftc -target-cpu -Xswiftc haswell) go on the command line, never here.
 import PackageDescription
@@ -31,6 +32,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // `swift package generate-documentation --target IPETEngine` (DocC); built only when asked for.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `ipet serve` only (the IPETServer target); the engine and the layers below never see them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Tests of `ipet serve` talk to it over real HTTP.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -58,10 +65,20 @@ let package = Package(
             ]),
         // The library product: `import IPET` re-exports the engine and the layers below it.
         .target(name: "IPET", dependencies: ["IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor"]),
+        // The HTTP front end over the engine: routes parse and encode, `InferenceService` batches and computes.
+        .target(
+            name: "IPETServer",
+            dependencies: [
+                "IPETEngine", "IPETModels", "IPETFormats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "ipet",
             dependencies: [
-                "IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor",
+                "IPETServer", "IPETEngine", "IPETModels", "IPETAudio", "IPETFormats", "IPETTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -91,5 +108,12 @@ let package = Package(
         .testTarget(name: "IPETModelsTests", dependencies: ["IPETModels", "IPETTestSupport"]),
         .testTarget(name: "IPETEngineTests", dependencies: ["IPETEngine", "IPETModels", "IPETTestSupport"]),
         .testTarget(name: "IPETCLITests", dependencies: ["ipet", "IPETAudio", "IPETFormats", "IPETEngine", "IPETTestSupport"]),
+        // Starts the real `ipet serve` and talks to it over HTTP.
+        .testTarget(
+            name: "IPETServerTests",
+            dependencies: [
+                "ipet", "IPETServer", "IPETFormats", "IPETTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
     ]
 )

@@ -172,6 +172,29 @@ public final class BatchRunner: @unchecked Sendable {
         return Prepared(index: index, item: item, windows: windows, errors: errors, decodeError: nil, length: samples.count)
     }
 
+    /// One input decoded and turned into every task's features, ready for `process`: what a front end that batches
+    /// inputs from many callers (a server) prepares on its own threads, off the compute threads.
+    public struct PreparedInput: Sendable {
+        let prepared: Prepared
+        /// The input's length in samples at the model rate (0 when it could not be decoded).
+        public var samples: Int { prepared.length }
+        /// Why the input could not be decoded, if it could not.
+        public var decodeError: EngineError? { prepared.decodeError }
+        /// Windows the model will run for this input (the most any task needs).
+        public var windowCount: Int { max(1, prepared.windows.values.map(\.count).max() ?? 1) }
+    }
+
+    /// Decodes `item` and computes its features for every task, as the producer thread of `run` does.
+    public func prepare(_ item: InputItem) -> PreparedInput {
+        PreparedInput(prepared: prepare(item, index: 0))
+    }
+
+    /// Runs every task on inputs prepared by this runner or one with the same tasks and options, batching their
+    /// windows together (`Options.batchSize` per model call); results come back in input order.
+    public func process(_ inputs: [PreparedInput], workspace: Workspace = Workspace()) -> [InputResult] {
+        process(inputs.map(\.prepared), workspace: workspace)
+    }
+
     /// Runs every task on every input; `emit` receives each input's results in input order, on the calling
     /// thread, as soon as they are ready.
     public func run(_ items: [InputItem], emit: (InputResult) -> Void) {

@@ -10,7 +10,7 @@ struct IPETCommand: ParsableCommand {
         commandName: "ipet",
         abstract: "Convert audio-transformer checkpoints and run IPET-tuned audio models on the CPU.",
         version: VersionReport.text,
-        subcommands: [PredictCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, TrainCommand.self, ConvertCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
+        subcommands: [PredictCommand.self, ServeCommand.self, EvalCommand.self, EmbedCommand.self, VerifyCommand.self, TrainCommand.self, ConvertCommand.self, InspectCommand.self, PackCommand.self, BenchCommand.self])
 
     /// Every command speaks in one style on standard error (`MessageLogHandler`); `-v` raises the level later.
     static func main() {
