@@ -15,9 +15,23 @@ extension Linear {
 
     /// Input gradient of `y = x·Wᵀ + b`: `dx = dy·W` (`[rows, out]·[out, in]`), written to `dx` or added to it when
     /// `accumulate`. This is all a frozen layer needs.
+    /// An int8 layer (a frozen layer of an int8 backbone) differentiates through its dequantised weight, the
+    /// straight-through estimate of its quantised product.
     public func backward(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        Gemm.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight.data, ldb: inFeatures,
-                  beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+        func product(_ w: UnsafePointer<Float>) {
+            Gemm.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: w, ldb: inFeatures,
+                      beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+        }
+        switch weights {
+        case let .float32(weight):
+            product(weight.data)
+        case let .int8(q):
+            var dense = [Float](repeating: 0, count: outFeatures * inFeatures)
+            dense.withUnsafeMutableBufferPointer { buffer in
+                for o in 0..<outFeatures { q.dequantizeRow(o, into: buffer.baseAddress! + o * inFeatures) }
+                product(buffer.baseAddress!)
+            }
+        }
     }
 
     /// Parameter gradients of `y = x·Wᵀ + b` for the layer's input `x`: `∂W += dyᵀ·x`, `∂b += Σ_rows dy`.

@@ -216,7 +216,7 @@ public final class Wav2Vec2Model: @unchecked Sendable {
             throw ModelError("wav2vec2", "\(adaptations.count) layer adaptations for \(config.layers) layers")
         }
         let h = reuseInput ? embedded.hidden : embedded.hidden.copy()
-        let batch = h.shape[0], t = h.shape[1], d = config.hiddenSize
+        let batch = h.shape[0], t = h.shape[1]
         var hidden: [Tensor] = outputHiddenStates ? [h.copy()] : []
         for (l, block) in blocks.enumerated() {
             StageTimer.measure("w2v.layers") {
