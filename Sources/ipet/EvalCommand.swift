@@ -8,38 +8,41 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Accuracy, top-5, per-class precision/recall/F1, confusion matrix (and mAP) on labelled audio.",
         discussion: """
-            Labels come from a manifest (--manifest, a "label" column; ";"
-            separates several labels) or from a folder whose sub-folder names are
-            the labels (FOLDER/dog/x.wav is a "dog"). Inputs are windowed and
-            scores averaged as in `ipet predict`. Files that fail are counted and
+            Labels come from a manifest (--manifest, a "label" column; ";" \
+            separates several labels) or from a folder whose sub-folder names are \
+            the labels (FOLDER/dog/x.wav is a "dog"). Inputs are windowed and \
+            scores averaged as in `ipet predict`. Files that fail are counted and \
             left out of the figures.
 
-            Macro F1 is the mean of the per-class F1. --macro-f1 all (the
-            default): over all the pack's classes, where a class no file is
-            labelled with has F1 0; --macro-f1 present: over the classes at least
+            Macro F1 is the mean of the per-class F1. --macro-f1 all (the \
+            default): over all the pack's classes, where a class no file is \
+            labelled with has F1 0; --macro-f1 present: over the classes at least \
             one file is labelled with. The report says which.
 
-            The text report prints the confusion matrix (rows true class, columns
-            predicted) up to 20 classes; above that it is left out: write it with
+            Example:
+              ipet eval --backbone Fixtures/demo/backbone --pack Fixtures/demo/packs/keywords.ipet --manifest Fixtures/demo/heldout-keywords.csv
+
+            The text report prints the confusion matrix (rows true class, columns \
+            predicted) up to 20 classes; above that it is left out: write it with \
             --confusion-csv or --confusion-png.
 
-            Output files, one per pack: PACK in the path of --confusion-csv or
-            --confusion-png is replaced by the pack's name (its file name without
-            extension), with one pack or several (--confusion-png out/PACK.png).
-            With several packs and no PACK in the path, "-NAME" goes before the
-            extension (cm.csv -> cm-keywords.csv, cm-sounds.csv); with one pack
+            Output files, one per pack: PACK in the path of --confusion-csv or \
+            --confusion-png is replaced by the pack's name (its file name without \
+            extension), with one pack or several (--confusion-png out/PACK.png). \
+            With several packs and no PACK in the path, "-NAME" goes before the \
+            extension (cm.csv -> cm-keywords.csv, cm-sounds.csv); with one pack \
             such a path is used as given.
 
-            The PNG: a title (pack, accuracy, files), then the matrix with the
-            true classes' labels left of the rows and the predicted classes'
-            above the columns, reading upward. Labels longer than 20 characters
-            end in an ellipsis (in the report too); characters other than
-            printable ASCII show as boxes. A cell's colour is its share of the
-            row (white none, dark blue all). Its count is written in it when the
-            number fits: cells are 32 px up to 20 classes (five digits fit), then
-            smaller (12 px at 50 classes: one digit); a count that does not fit
-            shows only as the colour, and zero cells stay blank. Above 80 classes
-            rows are thinner than the text and every second (third...) class is
+            The PNG: a title (pack, accuracy, files), then the matrix with the \
+            true classes' labels left of the rows and the predicted classes' \
+            above the columns, reading upward. Labels longer than 20 characters \
+            end in an ellipsis (in the report too); characters other than \
+            printable ASCII show as boxes. A cell's colour is its share of the \
+            row (white none, dark blue all). Its count is written in it when the \
+            number fits: cells are 32 px up to 20 classes (five digits fit), then \
+            smaller (12 px at 50 classes: one digit); a count that does not fit \
+            shows only as the colour, and zero cells stay blank. Above 80 classes \
+            rows are thinner than the text and every second (third...) class is \
             labelled.
             """)
 

@@ -10,10 +10,14 @@ struct ThroughputBench: ParsableCommand {
         commandName: "throughput",
         abstract: "Files per second of `ipet predict` on synthetic clips, by clip length and batch size.",
         discussion: """
-            Uses a real checkpoint (--backbone) or a random-weight one of the full-size default configuration
-            (--synthetic ast: MIT/ast-finetuned-audioset-10-10-0.4593's shape; --synthetic wav2vec2:
-            facebook/wav2vec2-base's with a 12-label head). Clips are written to a temporary folder as 16 kHz
-            PCM16 WAV and run through the whole pipeline (decode, features, model).
+            Uses a real checkpoint (--backbone) or a random-weight one of the full-size default configuration \
+            (--synthetic ast: MIT/ast-finetuned-audioset-10-10-0.4593's shape; --synthetic wav2vec2: \
+            facebook/wav2vec2-base's with a 12-label head). Clips are written to a temporary folder as 16 kHz \
+            PCM16 WAV and run through the whole pipeline (decode, features, model). With several --pack, packs that \
+            share the front end (docs/ARCHITECTURE.md) compute it once per clip.
+
+            Example:
+              ipet bench throughput --synthetic wav2vec2 --seconds 10 --batch 1 --files 4
             """)
 
     @Option(help: "A model folder or converted file.")
