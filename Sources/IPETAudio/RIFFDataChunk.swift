@@ -36,15 +36,7 @@ struct RIFFDataChunk: Equatable {
     /// Walks the chunk list of an open file; nil when it is not RIFF/RIFX WAVE or has no `data` chunk
     /// (RF64 and other containers are left to libsndfile).
     static func locate(fd: Int32, fileSize: Int64) -> RIFFDataChunk? {
-        var header = [UInt8](repeating: 0, count: 12)
-        guard readExactly(fd, into: &header, at: 0) else { return nil }
-        let bigEndian: Bool
-        switch (header[0], header[1], header[2], header[3]) {
-        case (0x52, 0x49, 0x46, 0x46): bigEndian = false  // "RIFF"
-        case (0x52, 0x49, 0x46, 0x58): bigEndian = true  // "RIFX"
-        default: return nil
-        }
-        guard header[8] == 0x57, header[9] == 0x41, header[10] == 0x56, header[11] == 0x45 else { return nil }  // "WAVE"
+        guard let bigEndian = waveByteOrder(fd: fd) else { return nil }
 
         var position: Int64 = 12
         var blockAlign = 0
@@ -71,13 +63,27 @@ struct RIFFDataChunk: Equatable {
         return nil
     }
 
-    private static func field32(_ b: [UInt8], _ at: Int, bigEndian: Bool) -> UInt32 {
+    /// Whether the file is a RIFF (little-endian, false) or RIFX (big-endian, true) WAVE file; nil for anything else.
+    static func waveByteOrder(fd: Int32) -> Bool? {
+        var header = [UInt8](repeating: 0, count: 12)
+        guard readExactly(fd, into: &header, at: 0) else { return nil }
+        let bigEndian: Bool
+        switch (header[0], header[1], header[2], header[3]) {
+        case (0x52, 0x49, 0x46, 0x46): bigEndian = false  // "RIFF"
+        case (0x52, 0x49, 0x46, 0x58): bigEndian = true  // "RIFX"
+        default: return nil
+        }
+        guard header[8] == 0x57, header[9] == 0x41, header[10] == 0x56, header[11] == 0x45 else { return nil }  // "WAVE"
+        return bigEndian
+    }
+
+    static func field32(_ b: [UInt8], _ at: Int, bigEndian: Bool) -> UInt32 {
         let bytes = (UInt32(b[at]), UInt32(b[at + 1]), UInt32(b[at + 2]), UInt32(b[at + 3]))
         return bigEndian ? bytes.0 << 24 | bytes.1 << 16 | bytes.2 << 8 | bytes.3
                          : bytes.3 << 24 | bytes.2 << 16 | bytes.1 << 8 | bytes.0
     }
 
-    private static func readExactly(_ fd: Int32, into buffer: inout [UInt8], at offset: Int64) -> Bool {
+    static func readExactly(_ fd: Int32, into buffer: inout [UInt8], at offset: Int64) -> Bool {
         let wanted = buffer.count
         let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, wanted, off_t(offset)) }
         return got == wanted

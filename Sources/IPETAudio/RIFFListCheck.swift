@@ -14,19 +14,11 @@
 enum RIFFListCheck {
     /// The first malformed `LIST` chunk, described, or nil (also for files that are not RIFF/RIFX WAVE).
     static func problem(fd: Int32, fileSize: Int64) -> String? {
-        guard var header = read(fd, 12, at: 0) else { return nil }
-        let bigEndian: Bool
-        switch (header[0], header[1], header[2], header[3]) {
-        case (0x52, 0x49, 0x46, 0x46): bigEndian = false  // "RIFF"
-        case (0x52, 0x49, 0x46, 0x58): bigEndian = true  // "RIFX"
-        default: return nil
-        }
-        guard header[8] == 0x57, header[9] == 0x41, header[10] == 0x56, header[11] == 0x45 else { return nil }  // "WAVE"
+        guard let bigEndian = RIFFDataChunk.waveByteOrder(fd: fd) else { return nil }
         var position: Int64 = 12
         for _ in 0..<RIFFDataChunk.maxChunks {
             guard position + 8 <= fileSize, let chunk = read(fd, 8, at: position) else { return nil }
-            header = chunk
-            let size = Int64(field32(chunk, 4, bigEndian: bigEndian))
+            let size = Int64(RIFFDataChunk.field32(chunk, 4, bigEndian: bigEndian))
             if chunk[0] == 0x4C, chunk[1] == 0x49, chunk[2] == 0x53, chunk[3] == 0x54 {  // "LIST"
                 let end = min(position + 8 + size, fileSize)  // a list cut off by the end of the file ends there
                 guard size >= 4 else { return "LIST chunk at byte \(position) is \(size) bytes, too short for its type" }
@@ -35,7 +27,7 @@ enum RIFFListCheck {
                 while sub + 8 <= end {
                     count += 1
                     guard count <= RIFFDataChunk.maxChunks, let subHeader = read(fd, 8, at: sub) else { return nil }
-                    let subSize = Int64(field32(subHeader, 4, bigEndian: bigEndian))
+                    let subSize = Int64(RIFFDataChunk.field32(subHeader, 4, bigEndian: bigEndian))
                     guard subSize <= end - sub - 8 else {
                         return "LIST chunk at byte \(position): sub-chunk at byte \(sub) claims \(subSize) bytes, "
                             + "more than the \(end - sub - 8) left in its list or file"
@@ -48,15 +40,8 @@ enum RIFFListCheck {
         return nil
     }
 
-    private static func field32(_ b: [UInt8], _ at: Int, bigEndian: Bool) -> UInt32 {
-        let bytes = (UInt32(b[at]), UInt32(b[at + 1]), UInt32(b[at + 2]), UInt32(b[at + 3]))
-        return bigEndian ? bytes.0 << 24 | bytes.1 << 16 | bytes.2 << 8 | bytes.3
-                         : bytes.3 << 24 | bytes.2 << 16 | bytes.1 << 8 | bytes.0
-    }
-
     private static func read(_ fd: Int32, _ count: Int, at offset: Int64) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
-        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        return got == count ? buffer : nil
+        return RIFFDataChunk.readExactly(fd, into: &buffer, at: offset) ? buffer : nil
     }
 }
