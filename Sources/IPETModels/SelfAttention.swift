@@ -45,26 +45,130 @@ public struct SelfAttention: Sendable {
         value(x, rows: rows, into: v)
     }
 
+    /// How the two attention products (`q·kᵀ` and `p·v`) are computed. LayerNorm, softmax and the projections
+    /// own arithmetic are not affected.
+    public enum Products: Sendable, Equatable {
+        /// float32 throughout.
+        case float32
+        /// bfloat16 operands (rounded to nearest even), float32 accumulation and output, on oneDNN's bf16 kernels.
+        case bfloat16
+        /// The same rounding of the operands, multiplied in float32: bfloat16's numbers on a CPU without bf16 dot
+        /// products (slower than `float32`; for tests and comparisons).
+        case bfloat16Emulated
+    }
+
+    /// When an int8 backbone's attention products use bfloat16 (`docs/native-libraries.md` §9).
+    public enum BFloat16Policy: Sendable {
+        /// Never: float32 products everywhere.
+        case never
+        /// Where the CPU has bf16 dot products (`BFloat16Gemm.isNative`); float32 elsewhere. The default.
+        case whereNative
+        /// Always: natively where possible, else emulated (tests use this to check bfloat16's numbers on any CPU).
+        case always
+    }
+
+    /// Process-wide policy for int8 backbones; float32 backbones always attend in float32. Set it at start-up or
+    /// between computations, never while one runs.
+    nonisolated(unsafe) public static var bfloat16Policy: BFloat16Policy = .whereNative
+
+    /// The products this layer computes with under the current policy: bfloat16 only when its projections are int8.
+    public var products: Products {
+        guard query.int8Weight != nil else { return .float32 }
+        switch Self.bfloat16Policy {
+        case .never: return .float32
+        case .whereNative: return BFloat16Gemm.isNative ? .bfloat16 : .float32
+        case .always: return BFloat16Gemm.isNative ? .bfloat16 : .bfloat16Emulated
+        }
+    }
+
+    /// Query rows per block: a block's scores (`block × tokens` floats, 621 KB for 1214 tokens) stay in the core's L2
+    /// between the two products and the softmax, instead of a whole head's (5.9 MB) going to memory three times.
+    static let queryBlock = 128
+
     /// The context `softmax(q_h·k_hᵀ/√d_h)·v_h` of every head and sequence, heads side by side in `ctx`.
+    ///
+    /// Each worker copies its head's keys and values into contiguous `[tokens, d_h]` operands (as bfloat16, or
+    /// rounded to it, when `products` says so), then runs the query rows in blocks of `queryBlock`: scores, softmax
+    /// over the valid keys, and the block's context, written back into the head's columns. Contiguous operands keep
+    /// oneDNN on its brgemm kernels (the strided head columns sent it to its older gemm, 1214×64×1214: 118 vs 102
+    /// GFLOP/s on one thread); the row blocks keep the scores in L2. Rows are independent, so blocking changes no
+    /// arithmetic; the scale `1/√d_h` is applied to the query operand (exact for power-of-two `d_h`).
     func attend(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, batch: Int, tokens: Int,
                 keyLengths: [Int]?, into ctx: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let d = hidden, dh = headDim
+        let products = self.products
+        let block = min(tokens, Self.queryBlock)
         let workers = ComputeThreads.workers(batch * heads)
-        let scores = workspace.buffer("attn.scores", count: workers * tokens * tokens)
-        let (pq, pk, pv, pc, ps) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(ctx), SendablePointer(scores))
+        // Per worker: scores [block, tokens], the block's context [block, dh], and its q, k, v operands.
+        let perWorker = block * tokens + block * dh + (block + 2 * tokens) * dh
+        let scratch = workspace.buffer("attn.scratch", count: workers * perWorker)
+        let (pq, pk, pv, pc, ps) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(ctx), SendablePointer(scratch))
         let scale = 1 / Float(dh).squareRoot()
         ComputeThreads.parallelForWorkers(batch * heads) { worker, job in
             let b = job / heads, h = job % heads
             let base = b * tokens * d + h * dh
-            let s = ps.pointer + worker * tokens * tokens
             let valid = Self.validKeys(keyLengths, item: b, tokens: tokens)
-            // S = q_h · k_hᵀ · scale over valid keys only; padded keys get probability 0 (additive -inf mask).
-            Gemm.gemmSerial(transB: true, m: tokens, n: valid, k: dh, alpha: scale, a: pq.pointer + base, lda: d,
-                            b: pk.pointer + base, ldb: d, c: s, ldc: valid)
-            Kernels.softmaxRows(s, rows: tokens, cols: valid)
-            Gemm.gemmSerial(m: tokens, n: dh, k: valid, a: s, lda: valid, b: pv.pointer + base, ldb: d,
-                            c: pc.pointer + base, ldc: d)
+            let s = ps.pointer + worker * perWorker
+            let out = s + block * tokens
+            let operands = out + block * dh  // float32 operands, or bfloat16 ones in the same space (half of it)
+            let (qo, ko, vo) = (operands, operands + block * dh, operands + (block + tokens) * dh)
+            switch products {
+            case .float32:
+                Self.copyRows(pk.pointer + base, rows: valid, cols: dh, ld: d, into: ko)
+                Self.copyRows(pv.pointer + base, rows: valid, cols: dh, ld: d, into: vo)
+            case .bfloat16Emulated:
+                BFloat16Gemm.round(pk.pointer + base, rows: valid, cols: dh, ld: d, into: ko)
+                BFloat16Gemm.round(pv.pointer + base, rows: valid, cols: dh, ld: d, into: vo)
+            case .bfloat16:
+                BFloat16Gemm.convert(pk.pointer + base, rows: valid, cols: dh, ld: d, into: Self.half(ko))
+                BFloat16Gemm.convert(pv.pointer + base, rows: valid, cols: dh, ld: d, into: Self.half(vo))
+            }
+            var start = 0
+            while start < tokens {
+                let rows = min(block, tokens - start)
+                let rowBase = base + start * d
+                // S = (q_h·scale) · k_hᵀ over valid keys only; padded keys get probability 0 (additive -inf mask).
+                switch products {
+                case .float32, .bfloat16Emulated:
+                    if products == .float32 {
+                        Self.copyRows(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qo)
+                    } else {
+                        BFloat16Gemm.round(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qo)
+                    }
+                    Gemm.gemmSerial(transB: true, m: rows, n: valid, k: dh, a: qo, lda: dh, b: ko, ldb: dh, c: s, ldc: valid)
+                    Kernels.softmaxRows(s, rows: rows, cols: valid)
+                    if products == .bfloat16Emulated { BFloat16Gemm.round(s, rows: rows, cols: valid, ld: valid, into: s) }
+                    Gemm.gemmSerial(m: rows, n: dh, k: valid, a: s, lda: valid, b: vo, ldb: dh, c: out, ldc: dh)
+                case .bfloat16:
+                    let (qb, kb, vb) = (Self.half(qo), Self.half(ko), Self.half(vo))
+                    BFloat16Gemm.convert(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qb)
+                    BFloat16Gemm.gemmSerial(m: rows, n: valid, k: dh, a: qb, aRowStride: dh, b: kb, bRowStride: 1,
+                                            bColumnStride: dh, c: s, ldc: valid)
+                    Kernels.softmaxRows(s, rows: rows, cols: valid)
+                    // The probabilities as bfloat16, in place over the first half of the scores' own rows.
+                    let sb = Self.half(s)
+                    BFloat16Gemm.convert(s, rows: rows, cols: valid, ld: valid, into: sb)
+                    BFloat16Gemm.gemmSerial(m: rows, n: dh, k: valid, a: sb, aRowStride: valid, b: vb, bRowStride: dh,
+                                            c: out, ldc: dh)
+                }
+                for r in 0..<rows { (pc.pointer + rowBase + r * d).update(from: out + r * dh, count: dh) }
+                start += rows
+            }
         }
+    }
+
+    /// `dst[r·cols + c] = scale · src[r·ld + c]`.
+    private static func copyRows(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, scale: Float = 1,
+                                 into dst: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let (from, to) = (src + r * ld, dst + r * cols)
+            if scale == 1 { to.update(from: from, count: cols) } else { for c in 0..<cols { to[c] = scale * from[c] } }
+        }
+    }
+
+    /// The same memory seen as bfloat16 elements (float32 scratch holds twice as many).
+    private static func half(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
     }
 
     /// Keys of item `b` that may be attended: its key length clamped to the sequence, or every token.

@@ -117,6 +117,15 @@ enum OneDNN {
         }
     }()
 
+    /// Whether the ISA oneDNN runs has bfloat16 dot products (`vdpbf16ps` of AVX512_BF16, or AMX), so bf16 matmuls
+    /// run at twice the float32 rate instead of being emulated.
+    static let hasBF16: Bool = {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx: return true
+        default: return false
+        }
+    }()
+
     /// "major.minor.patch" of the loaded library.
     static var version: String {
         guard let v = dnnl_version()?.pointee else { return "unknown" }

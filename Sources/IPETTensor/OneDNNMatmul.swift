@@ -15,7 +15,8 @@ import Foundation
 /// 128×512×512 117 / 115 / 111, 2×768×768 79 / 73 / 32 (with oneDNN's 2-thread team the gaps were larger:
 /// 1214×3072×768 221 / 205 / 214). So: a wash for large m, fixed m ahead for small m, and packing always worth it.
 /// A model sees few row counts (a row block per worker, the head's batch), so a primitive per `m` costs a handful
-/// of creations (~1 ms each). The int8 path (s8 weights with per-output-channel scales, u8/s8 activations) slots
+/// of creations (~1 ms each). With `bfloat16Inputs`, A and B are bfloat16 (C stays float32): the attention products
+/// of an int8 backbone on CPUs with native bf16 dot products (`Gemm.bfloat16Products`). The int8 path (s8 weights with per-output-channel scales, u8/s8 activations) slots
 /// in as element types in `Key` plus output scales; nothing here assumes float32 beyond the descriptors.
 final class OneDNNMatmul: @unchecked Sendable {
     struct Key: Hashable {
@@ -29,6 +30,8 @@ final class OneDNNMatmul: @unchecked Sendable {
         var alpha: Float
         var beta: Float
         var activation: GemmActivation
+        /// A and B hold bfloat16 (2-byte) elements.
+        var bfloat16Inputs: Bool = false
     }
 
     let key: Key
@@ -43,10 +46,11 @@ final class OneDNNMatmul: @unchecked Sendable {
 
     private init(_ key: Key) {
         self.key = key
-        var src = OneDNN.matrix(rows: key.m, columns: key.k, rowStride: key.aRowStride, columnStride: key.aColumnStride)
+        let inputType = key.bfloat16Inputs ? dnnl_bf16 : dnnl_f32
+        var src = OneDNN.matrix(rows: key.m, columns: key.k, rowStride: key.aRowStride, columnStride: key.aColumnStride, type: inputType)
         var weights = key.packedWeights
-            ? OneDNN.anyLayout(rows: key.k, columns: key.n)
-            : OneDNN.matrix(rows: key.k, columns: key.n, rowStride: key.bRowStride, columnStride: key.bColumnStride)
+            ? OneDNN.anyLayout(rows: key.k, columns: key.n, type: inputType)
+            : OneDNN.matrix(rows: key.k, columns: key.n, rowStride: key.bRowStride, columnStride: key.bColumnStride, type: inputType)
         var bias = OneDNN.matrix(rows: 1, columns: key.n, rowStride: key.n, columnStride: 1)
         var dst = OneDNN.matrix(rows: key.m, columns: key.n, rowStride: key.ldc, columnStride: 1)
         var desc = dnnl_matmul_desc_t()
@@ -95,7 +99,7 @@ final class OneDNNMatmul: @unchecked Sendable {
     }
 
     /// Runs the product. `weights` is a packed memory object (`packedWeights`) or nil with `b` pointing at plain B.
-    func run(a: UnsafePointer<Float>, b: UnsafePointer<Float>?, packed weights: dnnl_memory_t?, bias: UnsafePointer<Float>?,
+    func run(a: UnsafeRawPointer, b: UnsafeRawPointer?, packed weights: dnnl_memory_t?, bias: UnsafePointer<Float>?,
              c: UnsafeMutablePointer<Float>) {
         precondition((weights != nil) == key.packedWeights && (bias != nil) == key.bias)
         let src = OneDNN.memory(sourceLayout, a)

@@ -8,6 +8,19 @@ import Logging
 extension GemmBackend: ExpressibleByArgument {}
 extension ComputePrecision: ExpressibleByArgument {}
 
+/// `--int8-attention`.
+enum Int8AttentionProducts: String, CaseIterable, ExpressibleByArgument {
+    case auto, f32, bf16
+
+    var policy: SelfAttention.BFloat16Policy {
+        switch self {
+        case .auto: return .whereNative
+        case .f32: return .never
+        case .bf16: return .always
+        }
+    }
+}
+
 /// Options every compute command shares.
 struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for computation (0 = the CPUs this process may use: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, else its CPU affinity and cgroup quota). Every library and our own loops share this budget.")
@@ -19,6 +32,9 @@ struct ComputeOptions: ParsableArguments {
     @Option(name: .customLong("compute"), help: "Precision of the backbone's attention, feed-forward and feature projections: f32 (as stored) or int8 (a float32 backbone quantised at load: int8 weights, activations quantised per call, int32 sums; Formats/int8.md). A file written by convert --dtype int8 runs in int8 anyway.")
     var precision: ComputePrecision = .f32
 
+    @Option(help: "Attention score and value products of an int8 backbone: auto (bfloat16 where the CPU has bf16 dot products, AVX512_BF16 or AMX, else f32), f32, or bf16 (emulated, slower, where the CPU lacks them). Float32 backbones always use f32 (docs/native-libraries.md §9).")
+    var int8Attention: Int8AttentionProducts = .auto
+
     @Flag(name: .shortAndLong, help: "Log progress details (backbone loads, timings) on standard error.")
     var verbose = false
 
@@ -29,6 +45,7 @@ struct ComputeOptions: ParsableArguments {
     func apply() {
         ComputeThreads.configure(threads)
         GemmBackend.current = gemm
+        SelfAttention.bfloat16Policy = int8Attention.policy
         if StageTimer.enabled {
             atexit { FileHandle.standardError.write(Data((StageTimer.report() + "\n").utf8)) }
         }

@@ -19,6 +19,7 @@ final class Int8BackboneTests: XCTestCase {
     override func tearDown() {
         Int8ActivationScheme.current = .u8PerRow
         GemmBackend.current = .onednn
+        SelfAttention.bfloat16Policy = .whereNative
     }
 
     static let relativeBound: Float = 0.05
@@ -83,6 +84,45 @@ final class Int8BackboneTests: XCTestCase {
             report.append("\(fixture) \(String(format: "%.4f", try compare(fixture, int8: backbone)))")
         }
         print("int8 vs float32, max |Δ| / max |y|: " + report.joined(separator: ", "))
+    }
+
+    /// The attention products in bfloat16 (natively where the CPU has bf16 dot products, emulated elsewhere, so this
+    /// runs the same numbers on every CPU) and in float32 both keep the bound; and the policy really changes them.
+    func testBFloat16AttentionProductsKeepTheBound() throws {
+        var report: [String] = []
+        var changed = false
+        for fixture in Self.astFixtures + Self.wav2vec2Fixtures {
+            let backbone = try Backbone.load(Self.path(fixture), compute: .int8)
+            SelfAttention.bfloat16Policy = .never
+            let float32Products = try outputs(backbone, fixture: fixture)
+            let e32 = try compare(fixture, int8: backbone)
+            SelfAttention.bfloat16Policy = .always
+            let bfloat16Products = try outputs(backbone, fixture: fixture)
+            let e16 = try compare(fixture, int8: backbone)
+            changed = changed || zip(float32Products, bfloat16Products).contains { $0.values != $1.values }
+            report.append("\(fixture) \(String(format: "%.4f / %.4f", e32, e16))")
+        }
+        SelfAttention.bfloat16Policy = .whereNative
+        XCTAssertTrue(changed, "bfloat16 products give other numbers than float32 ones")
+        // Native (oneDNN's bf16 kernels) against emulated (the same rounding, float32 products, under --gemm openblas,
+        // whose int8 products are oneDNN's bit for bit): only the order of the sums differs.
+        if BFloat16Gemm.isNative {
+            SelfAttention.bfloat16Policy = .always
+            for fixture in ["ast/tiny-a", "ln-preln-seqcls"] {
+                let backbone = try Backbone.load(Self.path(fixture), compute: .int8)
+                let native = try outputs(backbone, fixture: fixture)
+                GemmBackend.current = .openblas
+                let emulated = try outputs(backbone, fixture: fixture)
+                GemmBackend.current = .onednn
+                for (a, b) in zip(native, emulated) {
+                    let scale = a.values.map(abs).max() ?? 1
+                    XCTAssertLessThanOrEqual(maxAbsDifference(a.values, b.values), 1e-4 * scale, "\(fixture) \(a.clip): native vs emulated")
+                }
+            }
+            SelfAttention.bfloat16Policy = .whereNative
+        }
+        print("int8 vs float32, max |Δ| / max |y|, float32 / bfloat16 attention products (\(BFloat16Gemm.isNative ? "native" : "emulated")): "
+              + report.joined(separator: ", "))
     }
 
     /// Quantising at load and converting give the same int8 weights (one function), so the same outputs, bit for bit.
