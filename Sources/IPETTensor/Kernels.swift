@@ -123,6 +123,14 @@ public enum Kernels {
         }
     }
 
+    /// The same LayerNorm on the calling thread only (inside loops that are already parallel).
+    public static func layerNormSerial(
+        _ x: UnsafePointer<Float>, rows: Int, cols: Int, weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
+        eps: Float, into out: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows { layerNormRow(x + r * cols, cols: cols, weight: weight, bias: bias, eps: eps, into: out + r * cols) }
+    }
+
     @inline(__always)
     static func layerNormRow(
         _ x: UnsafePointer<Float>, cols n: Int, weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, eps: Float,
