@@ -27,7 +27,7 @@ public enum BFloat16Gemm {
         let key = OneDNNMatmul.Key(
             m: m, n: n, k: k, aRowStride: aRowStride, aColumnStride: aColumnStride, bRowStride: bRowStride,
             bColumnStride: bColumnStride, ldc: ldc, packedWeights: false, bias: false, alpha: 1, beta: 0, activation: .none,
-            bfloat16Inputs: true)
+            operands: .bfloat16)
         OneDNNMatmul.cached(key).run(a: a, b: b, packed: nil, bias: nil, c: c)
     }
 

@@ -2,7 +2,7 @@
 ///
 /// Per row (per token) or one range for the whole input; unsigned bytes with a zero point (asymmetric: the range
 /// [min, max] of the row, 0 exactly representable) or signed bytes symmetric around 0. The int32 result is rescaled by
-/// our own pass in every case (`OneDNNInt8Matmul` says why), so all four cost the same product; they differ in
+/// our own pass in every case (`OneDNNMatmul` says why), so all four cost the same product; they differ in
 /// accuracy only. *Measured* (`Formats/int8.md` §4: max |logit difference| from float32 on the full-size random AST
 /// and wav2vec 2.0 base): per row beats per tensor on both (AST 0.217 / 0.207 per row against 0.251 / 0.233 per
 /// tensor; wav2vec 2.0 0.099 / 0.101 against 0.126 / 0.113), u8 and s8 per row are within 5 % of each other, and u8

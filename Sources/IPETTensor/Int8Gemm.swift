@@ -4,7 +4,7 @@ import CKernels
 /// products of the int8 backbones (`Formats/int8.md`, `docs/native-libraries.md` §8).
 ///
 /// Per block of rows: the rows' ranges, their bytes (`Int8ActivationScheme.current`), one oneDNN u8·s8 (or s8·s8)
-/// product into int32 (`OneDNNInt8Matmul`, VNNI: four times the multiply-adds per cycle of float32), then one pass
+/// product into int32 (`OneDNNMatmul`, VNNI: four times the multiply-adds per cycle of float32), then one pass
 /// that turns each int32 into float32 in place — `(acc − zero_r · Σq_c) · scale_r · scale_c + bias_c` — and the GELU
 /// when asked. Threads as for float32 (§7): row blocks over `ComputeThreads`, each block one thread; within a block,
 /// chunks of `chunkRows` rows, so a chunk's int32 result is still in L2 when it is rescaled (*measured*, one thread:
@@ -80,9 +80,12 @@ public enum Int8Gemm {
             let acc = UnsafeMutableRawPointer(yc).assumingMemoryBound(to: Int32.self)
             switch Self.usesOneDNN(backend, scheme) {
             case true:
-                let matmul = OneDNNInt8Matmul.cached(.init(m: m, n: n, k: k, signedSource: scheme.isSigned))
-                let packed = OneDNNPackedInt8Weights.packed(weight, layout: matmul.weightsLayout)
-                withExtendedLifetime(packed) { matmul.run(a: bytes, packed: packed.memory, c: acc) }
+                let matmul = OneDNNMatmul.cached(.init(
+                    m: m, n: n, k: k, aRowStride: k, aColumnStride: 1, bRowStride: 0, bColumnStride: 0, ldc: n,
+                    packedWeights: true, bias: false, alpha: 1, beta: 0, activation: .none,
+                    operands: .int8(signedSource: scheme.isSigned)))
+                let packed = OneDNNPackedWeights.packed(weight, layout: matmul.weightsLayout)
+                withExtendedLifetime(packed) { matmul.run(a: bytes, b: nil, packed: packed.memory, bias: nil, c: acc) }
             case false:
                 if scheme.isSigned {
                     ipet_gemm_s8s8s32(bytes.assumingMemoryBound(to: Int8.self), m, k, weight.data, n, acc, n)

@@ -1,8 +1,9 @@
 import CDNNL
 import Foundation
 
-/// One oneDNN matmul primitive for one thread, created once per shape and reused:
-/// `C[m×n] = alpha · A[m×k] · B[k×n] (+ bias[n]) (+ beta · C)`, then the activation, all row-major float32.
+/// One oneDNN matmul primitive for one thread, created once per shape and element types and reused:
+/// `C[m×n] = alpha · A[m×k] · B[k×n] (+ bias[n]) (+ beta · C)`, then the activation, row-major; float32 by default,
+/// bfloat16 A and B with float32 C (`Operands.bfloat16`), or u8/s8 A, s8 B and int32 C (`Operands.int8`).
 ///
 /// A, B and C are described by element strides, so transposed operands and column slices (attention heads,
 /// convolution taps) need no copy. B is either plain (strided caller memory) or packed: then the primitive chooses
@@ -15,9 +16,15 @@ import Foundation
 /// 128×512×512 117 / 115 / 111, 2×768×768 79 / 73 / 32 (with oneDNN's 2-thread team the gaps were larger:
 /// 1214×3072×768 221 / 205 / 214). So: a wash for large m, fixed m ahead for small m, and packing always worth it.
 /// A model sees few row counts (a row block per worker, the head's batch), so a primitive per `m` costs a handful
-/// of creations (~1 ms each). With `bfloat16Inputs`, A and B are bfloat16 (C stays float32): the attention products
-/// of an int8 backbone on CPUs with native bf16 dot products (`Gemm.bfloat16Products`). The int8 path (s8 weights with per-output-channel scales, u8/s8 activations) slots
-/// in as element types in `Key` plus output scales; nothing here assumes float32 beyond the descriptors.
+/// of creations (~1 ms each). Every primitive uses a user-mode scratchpad; up to 512 are kept.
+///
+/// The int8 product (`Int8Gemm`) is scaled in a pass of its own (per-row activation scale, per-column weight scale,
+/// zero-point correction, bias, GELU) rather than by oneDNN's output scales, because oneDNN 2.6 cannot express a
+/// per-row scale (matmul output scales take mask 0 or the last dimension only), and scales that change per call
+/// (`DNNL_RUNTIME_F32_VAL`) move it off its brgemm kernels to `gemm:jit`. *Measured* (C harness, one thread, GOP/s;
+/// u8·s8 → s32 / the same with run-time per-column f32 output scales, bias and GELU fused): 1214×768×768 439 / 170,
+/// 1214×3072×768 380 / 329; float32 runs these at 112 (`docs/native-libraries.md` §7, §8). Run-time source zero points
+/// keep brgemm, but would need per-tensor zero points; ours are per row.
 final class OneDNNMatmul: @unchecked Sendable {
     struct Key: Hashable {
         var m: Int, n: Int, k: Int
@@ -30,8 +37,39 @@ final class OneDNNMatmul: @unchecked Sendable {
         var alpha: Float
         var beta: Float
         var activation: GemmActivation
-        /// A and B hold bfloat16 (2-byte) elements.
-        var bfloat16Inputs: Bool = false
+        var operands: Operands = .float32
+    }
+
+    /// Element types of A, B and C.
+    enum Operands: Hashable {
+        /// float32 everywhere.
+        case float32
+        /// bfloat16 A and B, float32 C (the attention products of an int8 backbone, `BFloat16Gemm`).
+        case bfloat16
+        /// u8 (or, `signedSource`, s8) A, s8 B, int32 C (`Int8Gemm`; s8 sources make oneDNN add 128 and subtract a
+        /// compensation it stores with the packed weights).
+        case int8(signedSource: Bool)
+
+        var source: dnnl_data_type_t {
+            switch self {
+            case .float32: return dnnl_f32
+            case .bfloat16: return dnnl_bf16
+            case let .int8(signed): return signed ? dnnl_s8 : dnnl_u8
+            }
+        }
+
+        var weights: dnnl_data_type_t {
+            switch self {
+            case .float32: return dnnl_f32
+            case .bfloat16: return dnnl_bf16
+            case .int8: return dnnl_s8
+            }
+        }
+
+        var destination: dnnl_data_type_t {
+            if case .int8 = self { return dnnl_s32 }
+            return dnnl_f32
+        }
     }
 
     let key: Key
@@ -46,13 +84,13 @@ final class OneDNNMatmul: @unchecked Sendable {
 
     private init(_ key: Key) {
         self.key = key
-        let inputType = key.bfloat16Inputs ? dnnl_bf16 : dnnl_f32
-        var src = OneDNN.matrix(rows: key.m, columns: key.k, rowStride: key.aRowStride, columnStride: key.aColumnStride, type: inputType)
+        let types = key.operands
+        var src = OneDNN.matrix(rows: key.m, columns: key.k, rowStride: key.aRowStride, columnStride: key.aColumnStride, type: types.source)
         var weights = key.packedWeights
-            ? OneDNN.anyLayout(rows: key.k, columns: key.n, type: inputType)
-            : OneDNN.matrix(rows: key.k, columns: key.n, rowStride: key.bRowStride, columnStride: key.bColumnStride, type: inputType)
+            ? OneDNN.anyLayout(rows: key.k, columns: key.n, type: types.weights)
+            : OneDNN.matrix(rows: key.k, columns: key.n, rowStride: key.bRowStride, columnStride: key.bColumnStride, type: types.weights)
         var bias = OneDNN.matrix(rows: 1, columns: key.n, rowStride: key.n, columnStride: 1)
-        var dst = OneDNN.matrix(rows: key.m, columns: key.n, rowStride: key.ldc, columnStride: 1)
+        var dst = OneDNN.matrix(rows: key.m, columns: key.n, rowStride: key.ldc, columnStride: 1, type: types.destination)
         var desc = dnnl_matmul_desc_t()
         if key.bias {
             OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, &bias, &dst), "describing a matmul")
@@ -100,7 +138,7 @@ final class OneDNNMatmul: @unchecked Sendable {
 
     /// Runs the product. `weights` is a packed memory object (`packedWeights`) or nil with `b` pointing at plain B.
     func run(a: UnsafeRawPointer, b: UnsafeRawPointer?, packed weights: dnnl_memory_t?, bias: UnsafePointer<Float>?,
-             c: UnsafeMutablePointer<Float>) {
+             c: UnsafeMutableRawPointer) {
         precondition((weights != nil) == key.packedWeights && (bias != nil) == key.bias)
         let src = OneDNN.memory(sourceLayout, a)
         let dst = OneDNN.memory(destinationLayout, c)
