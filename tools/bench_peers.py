@@ -24,7 +24,8 @@ into another engine's timing):
   inter_op_num_threads = 1, CPU execution provider;
 - ipet float32 with `--gemm onednn` and `--gemm openblas` (when the binary has no --gemm: its built-in GEMM), and
   `--compute int8` (the float32 file quantised at load) when `ipet predict --help` lists --compute ("not available"
-  otherwise). ipet runs a file converted by `ipet convert` (float32); the row "ipet int8 file" runs the file
+  otherwise), also with `--int8-attention f32` (float32 attention products instead of bfloat16 where the CPU has
+  bf16 dot products: what the bfloat16 products gain in time and cost in logit error). ipet runs a file converted by `ipet convert` (float32); the row "ipet int8 file" runs the file
   `ipet convert --dtype int8` wrote (no flag: an int8 file computes in int8), whose size is printed beside the
   float32 file's.
 
@@ -403,6 +404,7 @@ def ipet_variants(ipet: Path) -> tuple[list[IpetVariant], dict]:
     gemm = "--gemm" in predict and "onednn" in predict.lower()
     compute = "--compute" in predict
     int8_file = "int8" in ipet_help(ipet, "convert")
+    attention = "--int8-attention" in predict
     out = [
         IpetVariant("ipet-f32-onednn", "ipet f32 --gemm onednn", ["--gemm", "onednn"] if gemm else None,
                     "" if gemm else "this binary has no --gemm"),
@@ -412,6 +414,9 @@ def ipet_variants(ipet: Path) -> tuple[list[IpetVariant], dict]:
                     "" if compute else "`ipet predict --help` has no --compute"),
         IpetVariant("ipet-int8-file", "ipet int8 file (convert)", [] if int8_file else None,
                     "" if int8_file else "`ipet convert --help` has no int8", int8_file=True),
+        IpetVariant("ipet-int8-f32-attention", "ipet --compute int8 --int8-attention f32",
+                    ["--compute", "int8", "--int8-attention", "f32"] if compute and attention else None,
+                    "" if compute and attention else "`ipet predict --help` has no --int8-attention"),
     ]
     return out, {"gemm": gemm, "compute": compute, "bench_gemm": "--gemm" in bench, "bench_compute": "--compute" in bench}
 
