@@ -243,7 +243,7 @@ public final class InferenceService: Service, @unchecked Sendable {
                 job.finish(.failure(ServerError(.badRequest, "the audio cannot be decoded: \(error.detail)")))
             } else if prepared.samples == 0 {
                 job.finish(.failure(ServerError(.badRequest, "the audio holds no samples")))
-            } else {
+            } else if !job.isFinished {  // timed out or cancelled while it was decoded: never queued
                 job.prepared = prepared
                 batcher.submit(job)
             }
