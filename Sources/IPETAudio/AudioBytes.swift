@@ -48,7 +48,7 @@ struct AudioBytes {
 }
 
 /// A read-only stream over bytes in memory for libsndfile's virtual I/O (`sf_open_virtual`): what lets an upload
-/// be decoded without writing it to a file first. Reads past the end return what is there, seeks outside the bytes
+/// be decoded without writing it to a file first. Reads past the end return what is there, seeks before the start
 /// fail, writes are refused, as a read-only regular file would behave.
 final class MemoryAudioStream {
     let bytes: [UInt8]
@@ -71,7 +71,8 @@ final class MemoryAudioStream {
                 default: return -1
                 }
                 let (target, overflow) = base.addingReportingOverflow(offset)
-                guard !overflow, target >= 0, target <= s.length else { return -1 }
+                // As on a regular file, a seek past the end is allowed (reads there return nothing).
+                guard !overflow, target >= 0 else { return -1 }
                 s.position = target
                 return target
             },
