@@ -65,14 +65,33 @@ public struct AudioDecoder: Sendable {
         defer { close(fd) }
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
-        let fileSize = Int64(status.st_size)
+        return try decode(AudioBytes(fd: fd, size: Int64(status.st_size)), name: path) { sf_open_fd(fd, Int32(SFM_READ), &$0, 0) }
+    }
+
+    /// Decodes a whole audio file held in memory (an upload), named `name` in errors: the same checks and results
+    /// as decoding the same bytes from a file, through libsndfile's virtual I/O instead of a file descriptor.
+    public func decode(bytes: [UInt8], name path: String) throws(AudioError) -> DecodedAudio {
+        let stream = MemoryAudioStream(bytes)
+        return try withExtendedLifetime(stream) { () throws(AudioError) -> DecodedAudio in
+            try decode(AudioBytes(bytes), name: path) { info in
+                var io = MemoryAudioStream.callbacks
+                return sf_open_virtual(&io, Int32(SFM_READ), &info, Unmanaged.passUnretained(stream).toOpaque())
+            }
+        }
+    }
+
+    /// The decoding both entry points share: `open` opens `source` with libsndfile (under `SndFileLock`).
+    private func decode(_ source: AudioBytes, name path: String,
+                        open: (inout SF_INFO) -> OpaquePointer?) throws(AudioError) -> DecodedAudio {
+        func fail(_ problem: AudioError.Problem) -> AudioError { AudioError(path: path, problem: problem) }
+        let fileSize = source.size
         guard fileSize > 0 else { throw fail(.empty) }
 
-        if let problem = RIFFListCheck.problem(fd: fd, fileSize: fileSize) { throw fail(.notAudio(problem)) }
+        if let problem = RIFFListCheck.problem(source) { throw fail(.notAudio(problem)) }
 
         var info = SF_INFO()
         let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
-            guard let opened = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
+            guard let opened = open(&info) else {
                 throw fail(.notAudio(String(cString: sf_strerror(nil))))
             }
             return opened
@@ -85,7 +104,7 @@ public struct AudioDecoder: Sendable {
         let declaredFrames = info.frames  // SF_COUNT_MAX or garbage for some streams; never trusted for memory
         let majorFormat = info.format & Int32(SF_FORMAT_TYPEMASK)
 
-        if truncation == .reject, let chunk = RIFFDataChunk.locate(fd: fd, fileSize: fileSize),
+        if truncation == .reject, let chunk = RIFFDataChunk.locate(source),
             chunk.isTruncated(fileSize: fileSize)
         {
             let width = UInt64(max(chunk.blockAlign, 1))

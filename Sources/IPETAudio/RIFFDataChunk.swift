@@ -36,13 +36,19 @@ struct RIFFDataChunk: Equatable {
     /// Walks the chunk list of an open file; nil when it is not RIFF/RIFX WAVE or has no `data` chunk
     /// (RF64 and other containers are left to libsndfile).
     static func locate(fd: Int32, fileSize: Int64) -> RIFFDataChunk? {
-        guard let bigEndian = waveByteOrder(fd: fd) else { return nil }
+        locate(AudioBytes(fd: fd, size: fileSize))
+    }
+
+    /// The same walk over any random-access bytes (a file, or an upload held in memory).
+    static func locate(_ source: AudioBytes) -> RIFFDataChunk? {
+        let fileSize = source.size
+        guard let bigEndian = waveByteOrder(source) else { return nil }
 
         var position: Int64 = 12
         var blockAlign = 0
         var chunk = [UInt8](repeating: 0, count: 8)
         for _ in 0..<maxChunks {
-            guard position + 8 <= fileSize, readExactly(fd, into: &chunk, at: position) else { return nil }
+            guard position + 8 <= fileSize, source.readExactly(into: &chunk, at: position) else { return nil }
             let size = UInt64(field32(chunk, 4, bigEndian: bigEndian))
             let isData = chunk[0] == 0x64 && chunk[1] == 0x61 && chunk[2] == 0x74 && chunk[3] == 0x61  // "data"
             let isFormat = chunk[0] == 0x66 && chunk[1] == 0x6D && chunk[2] == 0x74 && chunk[3] == 0x20  // "fmt "
@@ -51,7 +57,7 @@ struct RIFFDataChunk: Equatable {
             }
             if isFormat, size >= 14 {
                 var format = [UInt8](repeating: 0, count: 14)
-                if readExactly(fd, into: &format, at: position + 8) {
+                if source.readExactly(into: &format, at: position + 8) {
                     // WAVEFORMAT: wFormatTag(2) nChannels(2) nSamplesPerSec(4) nAvgBytesPerSec(4) nBlockAlign(2)
                     blockAlign = Int(bigEndian ? UInt16(format[12]) << 8 | UInt16(format[13])
                                               : UInt16(format[13]) << 8 | UInt16(format[12]))
@@ -64,9 +70,9 @@ struct RIFFDataChunk: Equatable {
     }
 
     /// Whether the file is a RIFF (little-endian, false) or RIFX (big-endian, true) WAVE file; nil for anything else.
-    static func waveByteOrder(fd: Int32) -> Bool? {
+    static func waveByteOrder(_ source: AudioBytes) -> Bool? {
         var header = [UInt8](repeating: 0, count: 12)
-        guard readExactly(fd, into: &header, at: 0) else { return nil }
+        guard source.readExactly(into: &header, at: 0) else { return nil }
         let bigEndian: Bool
         switch (header[0], header[1], header[2], header[3]) {
         case (0x52, 0x49, 0x46, 0x46): bigEndian = false  // "RIFF"
@@ -81,11 +87,5 @@ struct RIFFDataChunk: Equatable {
         let bytes = (UInt32(b[at]), UInt32(b[at + 1]), UInt32(b[at + 2]), UInt32(b[at + 3]))
         return bigEndian ? bytes.0 << 24 | bytes.1 << 16 | bytes.2 << 8 | bytes.3
                          : bytes.3 << 24 | bytes.2 << 16 | bytes.1 << 8 | bytes.0
-    }
-
-    static func readExactly(_ fd: Int32, into buffer: inout [UInt8], at offset: Int64) -> Bool {
-        let wanted = buffer.count
-        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, wanted, off_t(offset)) }
-        return got == wanted
     }
 }

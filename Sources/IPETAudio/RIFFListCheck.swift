@@ -14,10 +14,16 @@
 enum RIFFListCheck {
     /// The first malformed `LIST` chunk, described, or nil (also for files that are not RIFF/RIFX WAVE).
     static func problem(fd: Int32, fileSize: Int64) -> String? {
-        guard let bigEndian = RIFFDataChunk.waveByteOrder(fd: fd) else { return nil }
+        problem(AudioBytes(fd: fd, size: fileSize))
+    }
+
+    /// The same check over any random-access bytes (a file, or an upload held in memory).
+    static func problem(_ source: AudioBytes) -> String? {
+        let fileSize = source.size
+        guard let bigEndian = RIFFDataChunk.waveByteOrder(source) else { return nil }
         var position: Int64 = 12
         for _ in 0..<RIFFDataChunk.maxChunks {
-            guard position + 8 <= fileSize, let chunk = read(fd, 8, at: position) else { return nil }
+            guard position + 8 <= fileSize, let chunk = read(source, 8, at: position) else { return nil }
             let size = Int64(RIFFDataChunk.field32(chunk, 4, bigEndian: bigEndian))
             if chunk[0] == 0x4C, chunk[1] == 0x49, chunk[2] == 0x53, chunk[3] == 0x54 {  // "LIST"
                 let end = min(position + 8 + size, fileSize)  // a list cut off by the end of the file ends there
@@ -26,7 +32,7 @@ enum RIFFListCheck {
                 var count = 0
                 while sub + 8 <= end {
                     count += 1
-                    guard count <= RIFFDataChunk.maxChunks, let subHeader = read(fd, 8, at: sub) else { return nil }
+                    guard count <= RIFFDataChunk.maxChunks, let subHeader = read(source, 8, at: sub) else { return nil }
                     let subSize = Int64(RIFFDataChunk.field32(subHeader, 4, bigEndian: bigEndian))
                     guard subSize <= end - sub - 8 else {
                         return "LIST chunk at byte \(position): sub-chunk at byte \(sub) claims \(subSize) bytes, "
@@ -40,8 +46,8 @@ enum RIFFListCheck {
         return nil
     }
 
-    private static func read(_ fd: Int32, _ count: Int, at offset: Int64) -> [UInt8]? {
+    private static func read(_ source: AudioBytes, _ count: Int, at offset: Int64) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
-        return RIFFDataChunk.readExactly(fd, into: &buffer, at: offset) ? buffer : nil
+        return source.readExactly(into: &buffer, at: offset) ? buffer : nil
     }
 }

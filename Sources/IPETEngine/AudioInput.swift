@@ -18,8 +18,17 @@ public enum AudioInput {
 
     /// The item's audio (opened by its file-system bytes, so names need not be UTF-8).
     public static func load(_ item: InputItem, sampleRate: Int) throws -> [Float] {
-        let path = item.path
-        let decoded = try AudioDecoder().decode(fileSystemPath: item.fileSystemPath, name: path)
+        try resampled(AudioDecoder().decode(fileSystemPath: item.fileSystemPath, name: item.path), path: item.path,
+                      sampleRate: sampleRate)
+    }
+
+    /// A whole audio file held in memory (an upload), named `name` in errors: as `load` would read the same bytes
+    /// from a file, without writing them to one.
+    public static func load(bytes: [UInt8], name: String, sampleRate: Int) throws -> [Float] {
+        try resampled(AudioDecoder().decode(bytes: bytes, name: name), path: name, sampleRate: sampleRate)
+    }
+
+    private static func resampled(_ decoded: DecodedAudio, path: String, sampleRate: Int) throws -> [Float] {
         let seconds = Double(decoded.samples.count) / Double(decoded.sampleRate)
         guard seconds <= maximumSeconds else {
             throw EngineError(path: path, String(format: "%.0f s of audio (%d samples at %d Hz) is longer than "

@@ -118,10 +118,15 @@ public final class BatchRunner: @unchecked Sendable {
         var length = 0
     }
 
-    func prepare(_ item: InputItem, index: Int) -> Prepared {
+    /// `contents`, when given, are the file's bytes already in memory (then `item` only names the input).
+    func prepare(_ item: InputItem, index: Int, contents: [UInt8]? = nil) -> Prepared {
         let samples: [Float]
         do {
-            samples = try AudioInput.load(item, sampleRate: backbone.sampleRate)
+            if let contents {
+                samples = try AudioInput.load(bytes: contents, name: item.path, sampleRate: backbone.sampleRate)
+            } else {
+                samples = try AudioInput.load(item, sampleRate: backbone.sampleRate)
+            }
         } catch {
             return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: EngineError(error, about: item.path))
         }
@@ -187,6 +192,12 @@ public final class BatchRunner: @unchecked Sendable {
     /// Decodes `item` and computes its features for every task, as the producer thread of `run` does.
     public func prepare(_ item: InputItem) -> PreparedInput {
         PreparedInput(prepared: prepare(item, index: 0))
+    }
+
+    /// Decodes an audio file held in memory (an upload; `name` names it in errors) and computes its features, as
+    /// `prepare(_:)` does for a file.
+    public func prepare(bytes: [UInt8], name: String) -> PreparedInput {
+        PreparedInput(prepared: prepare(InputItem(path: name), index: 0, contents: bytes))
     }
 
     /// Runs every task on inputs prepared by this runner or one with the same tasks and options, batching their

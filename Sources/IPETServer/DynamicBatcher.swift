@@ -5,10 +5,11 @@ import IPETTensor
 /// Groups concurrent requests into model calls and runs them on one compute thread. One batch at a time runs, with
 /// the engine's own thread budget inside it, so requests never oversubscribe the compute threads however many
 /// arrive. A batch is the oldest waiting request plus every later one with the same packs and options, up to
-/// `maxBatch` windows; it waits at most `wait` after that request arrived for others to join it, and only while
-/// other admitted requests are still being decoded (a lone request is computed at once: waiting for arrivals that
-/// may never come would only add latency). Packs that share
-/// their front end share it inside a request's runner (`BatchRunner.process`).
+/// `maxBatch` windows. When the compute thread comes back from a batch it takes what queued meanwhile at once
+/// (continuous batching: under load, batches fill by themselves while the previous one computes). Only when it was
+/// idle does the first request wait, at most `wait` after it arrived, for others that are still being decoded to
+/// join it (a lone request is computed at once: waiting for arrivals that may never come would only add latency).
+/// Packs that share their front end share it inside a request's runner (`BatchRunner.process`).
 final class DynamicBatcher: @unchecked Sendable {
     private let condition = NSCondition()
     private var waiting: [InferenceJob] = []
@@ -72,32 +73,41 @@ final class DynamicBatcher: @unchecked Sendable {
 
     private func loop() {
         let workspace = Workspace()
-        while let batch = nextBatch() {
-            let live = batch.filter { !$0.isCancelled }
+        var idle = true
+        while let batch = nextBatch(afterIdle: idle) {
+            // Requests answered meanwhile (timed out, client gone) are dropped, and so are those now past their
+            // deadline: no work is spent on an answer nobody will get.
+            let now = ContinuousClock.now
+            let live = batch.filter { !$0.expireIfLate(now: now) }
             guard !live.isEmpty else { continue }
             metrics.recordBatch(requests: live.count)
             let results = live[0].runner.process(live.map { $0.prepared! }, workspace: workspace)
             for (job, result) in zip(live, results) { job.finish(.success(result)) }
+            idle = false
         }
         condition.lock()
         finished = true
         condition.unlock()
     }
 
-    /// Waits for work, lets a batch fill for up to `wait`, and takes it out of the queue; nil once stopping and
-    /// empty.
-    private func nextBatch() -> [InferenceJob]? {
+    /// Waits for work and takes a batch out of the queue; nil once stopping and empty. `afterIdle`: the compute
+    /// thread found nothing to do last time, so a first request may wait up to `wait` for others to join it.
+    private func nextBatch(afterIdle: Bool) -> [InferenceJob]? {
         condition.lock()
         defer { condition.unlock() }
+        var idle = afterIdle
         while true {
+            if waiting.isEmpty && !stopping { idle = true }
             while waiting.isEmpty && !stopping { condition.wait() }
             if waiting.isEmpty { return nil }
             let first = waiting[0]
-            let deadline = Date(timeIntervalSinceNow: max(0, Self.seconds(wait - (ContinuousClock.now - first.admitted))))
-            while !stopping, waiting.first === first, windows(sharing: first.key) < maxBatch, admitted() > waiting.count,
-                  condition.wait(until: deadline) {}
-            // The first job may have been withdrawn while waiting: start over with the new oldest.
-            guard waiting.first === first else { continue }
+            if idle {
+                let deadline = Date(timeIntervalSinceNow: max(0, Self.seconds(wait - (ContinuousClock.now - first.admitted))))
+                while !stopping, waiting.first === first, windows(sharing: first.key) < maxBatch, admitted() > waiting.count,
+                      condition.wait(until: deadline) {}
+                // The first job may have been withdrawn while waiting: start over with the new oldest.
+                guard waiting.first === first else { continue }
+            }
             var batch: [InferenceJob] = []
             var rest: [InferenceJob] = []
             var count = 0

@@ -33,8 +33,9 @@ public final class InferenceService: Service, @unchecked Sendable {
     private var embeddingTasks: [String: TaskModel] = [:]
     private let gate: AdmissionGate
     private let batcher: DynamicBatcher
-    private let decodeQueue = OperationQueue()
-    private let uploads: URL
+    /// Decode uploads and read packs (`ServerConfiguration.decodeThreads`).
+    private let decoders: WorkerThreads
+    private let deadlines = DeadlineWatch()
     private static let logger = Logger(label: "ipet.serve")
 
     /// `loader` runs on a thread of its own when the service starts; `onReady` is called once it has finished.
@@ -48,9 +49,7 @@ public final class InferenceService: Service, @unchecked Sendable {
         self.gate = gate
         batcher = DynamicBatcher(maxBatch: configuration.maxBatch, wait: configuration.batchWait, metrics: metrics,
                                  admitted: { gate.waitingCount })
-        decodeQueue.maxConcurrentOperationCount = max(1, configuration.decodeThreads)
-        decodeQueue.name = "ipet-decode"
-        uploads = FileManager.default.temporaryDirectory.appendingPathComponent("ipet-serve-\(getpid())-\(UUID().uuidString)")
+        decoders = WorkerThreads(count: configuration.decodeThreads, name: "ipet-decode")
     }
 
     /// Requests admitted and answered so far (what a graceful shutdown must keep equal).
@@ -70,14 +69,14 @@ public final class InferenceService: Service, @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: uploads) }
         // Computed once now, so that listing packs or checking an upload never hashes the weights inside a request.
         _ = loaded.backbone.fingerprint
         let registry = PackRegistry(backbone: loaded.backbone)
         for (name, task) in loaded.packs { _ = await registry.install(task, as: name) }
         metrics.setLoadedPacks(loaded.packs.count)
         let backboneTask = loaded.backbone.labels.isEmpty ? nil : try? TaskModel(backbone: loaded.backbone)
+        decoders.start()
+        deadlines.start()
         batcher.start()
         setReady(Ready(registry: registry, backboneTask: backboneTask))
         onReady()
@@ -85,6 +84,8 @@ public final class InferenceService: Service, @unchecked Sendable {
         // in-flight requests, which wait for this batcher; then everything left is computed before returning.
         try? await gracefulShutdown()
         await batcher.drainAndStop()
+        decoders.stop()
+        deadlines.stop()
     }
 
     private func setReady(_ value: Ready) {
@@ -219,60 +220,41 @@ public final class InferenceService: Service, @unchecked Sendable {
         }
     }
 
-    /// Admits a request, decodes its audio off the compute threads, queues it for the batcher and waits for its
-    /// answer, all within the request timeout.
+    /// Admits a request, hands its upload to the decode threads, which decode it from memory, compute its features
+    /// and queue it for the batcher, and waits for its answer, within the request timeout (`DeadlineWatch`). The
+    /// only hand-offs are to the decode thread, to the compute thread, and back.
     private func compute(_ audio: [UInt8], runner: BatchRunner, key: String) async throws -> (BatchRunner.InputResult, Int) {
         guard !audio.isEmpty else { throw ServerError(.badRequest, "the request body is empty: send the audio file's bytes") }
         guard gate.enter() else {
             throw ServerError(.serviceUnavailable, "the queue is full (\(configuration.maxQueue) requests waiting); retry later", retryAfter: 1)
         }
-        let job = InferenceJob(runner: runner, key: key, place: gate)
+        let job = InferenceJob(runner: runner, key: key, audio: audio, place: gate, timeout: configuration.requestTimeout)
         defer {
             job.releasePlace()
             gate.answered()
         }
-        let timeout = configuration.requestTimeout
-        return try await withThrowingTaskGroup(of: (BatchRunner.InputResult, Int).self) { group in
-            group.addTask { [self] in
-                let prepared = try await prepare(audio, runner: runner)
-                if let error = prepared.decodeError {
-                    throw ServerError(.badRequest, "the audio cannot be decoded: \(error.detail)")
-                }
-                guard prepared.samples > 0 else { throw ServerError(.badRequest, "the audio holds no samples") }
+        deadlines.watch(job)
+        decoders.submit { [batcher] in
+            // A request that timed out (or whose client left) while it queued is not decoded.
+            guard !job.expireIfLate() else { return }
+            let prepared = runner.prepare(bytes: job.audio, name: "upload")
+            job.audio = []
+            if let error = prepared.decodeError {
+                job.finish(.failure(ServerError(.badRequest, "the audio cannot be decoded: \(error.detail)")))
+            } else if prepared.samples == 0 {
+                job.finish(.failure(ServerError(.badRequest, "the audio holds no samples")))
+            } else if !job.isFinished {  // timed out or cancelled while it was decoded: never queued
                 job.prepared = prepared
-                try Task.checkCancellation()
                 batcher.submit(job)
-                do {
-                    return (try await job.result(), prepared.samples)
-                } catch {
-                    batcher.withdraw(job)
-                    throw error
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw ServerError(.gatewayTimeout, "no answer within the request timeout (\(timeout)); the request was dropped")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
-    }
-
-    /// Decodes and computes features on the decode threads (the engine's `prepare`, as `ipet predict`'s
-    /// producer thread does). The engine reads files: the upload is written to a private temporary file first.
-    private func prepare(_ audio: [UInt8], runner: BatchRunner) async throws -> BatchRunner.PreparedInput {
-        let path = uploads.appendingPathComponent(UUID().uuidString).path
-        let result: Result<BatchRunner.PreparedInput, ServerError> = await withCheckedContinuation { continuation in
-            decodeQueue.addOperation {
-                defer { unlink(path) }
-                guard FileManager.default.createFile(atPath: path, contents: Data(audio), attributes: [.posixPermissions: 0o600]) else {
-                    continuation.resume(returning: .failure(ServerError(.internalServerError, "cannot write the upload to a temporary file")))
-                    return
-                }
-                continuation.resume(returning: .success(runner.prepare(InputItem(path: path, name: "upload"))))
             }
         }
-        return try result.get()
+        do {
+            let result = try await job.result()
+            return (result, job.prepared.samples)
+        } catch {
+            batcher.withdraw(job)
+            throw error
+        }
     }
 
     // MARK: - Packs
@@ -305,7 +287,7 @@ public final class InferenceService: Service, @unchecked Sendable {
         let backbone = ready.registry.backbone
         // Reading and checking a pack is file work: done on the decode threads, never on the event loops.
         let loaded: Result<TaskModel, ServerError> = await withCheckedContinuation { continuation in
-            decodeQueue.addOperation {
+            decoders.submit {
                 do throws(ServerError) {
                     continuation.resume(returning: .success(try PackRegistry.load(bytes: bytes, name: name, backbone: backbone)))
                 } catch {
