@@ -8,6 +8,8 @@ README figures.
     .venv-tools/bin/python tools/make_demo.py --skip-swift                   # Python only (README says so)
     .venv-tools/bin/python tools/make_demo.py --trainer ipet --backbone-from Fixtures/demo/backbone --out /tmp/demo-ipet
                                                                             # packs trained by `ipet train` instead
+    .venv-tools/bin/python tools/make_demo.py --trainer ipet --backbone-from Fixtures/demo/backbone --out /tmp/x \
+        --tasks sounds --modes ipet --train-seed 2                         # one pack, another training seed, same data
 
 Needs espeak-ng (Debian: `sudo apt-get install espeak-ng`), the reference Python environment (tools/python-env) and,
 for the Swift figures, a Swift toolchain (the script builds `ipet` in release mode unless --ipet is given).
