@@ -8,6 +8,8 @@ README figures.
     .venv-tools/bin/python tools/make_demo.py --skip-swift                   # Python only (README says so)
     .venv-tools/bin/python tools/make_demo.py --trainer ipet --backbone-from Fixtures/demo/backbone --out /tmp/demo-ipet
                                                                             # packs trained by `ipet train` instead
+    .venv-tools/bin/python tools/make_demo.py --trainer ipet --backbone-from Fixtures/demo/backbone --out /tmp/x \
+        --tasks sounds --modes ipet --train-seed 2                         # one pack, another training seed, same data
 
 Needs espeak-ng (Debian: `sudo apt-get install espeak-ng`), the reference Python environment (tools/python-env) and,
 for the Swift figures, a Swift toolchain (the script builds `ipet` in release mode unless --ipet is given).
@@ -412,17 +414,20 @@ def training_folder(task: str, sets, seed: int, work: Path) -> Path:
     return folder
 
 
-def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ipet_bin: Path, work: Path, threads: int):
+def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ipet_bin: Path, work: Path, threads: int,
+                   train_seed: int | None = None):
     """`ipet train` with the same recipe on the training clips written as float WAV class folders (exact samples)
-    -> (the pack loaded by tools/ipet_reference.py, history, seconds)."""
+    -> (the pack loaded by tools/ipet_reference.py, history, seconds). `seed`: the data's; `train_seed`: the
+    training's (default: `seed`)."""
     import ipet_reference as ipet
 
     folder = training_folder(task, sets, seed, work)
     h = RECIPE[task]
-    out = work / f"{task}-{mode}-ipet-train.ipet"
+    train_seed = seed if train_seed is None else train_seed
+    out = work / f"{task}-{mode}-seed{train_seed}-ipet-train.ipet"
     cmd = [str(ipet_bin), "train", "--backbone", str(backbone_dir), "--data", str(folder), "--out", str(out),
            "--epochs", str(h["epochs"]), "--batch-size", str(h["batch_size"]), "--lr", str(h["lr"]),
-           "--milestones", h["milestones"], "--gamma", str(h["gamma"]), "--seed", str(seed),
+           "--milestones", h["milestones"], "--gamma", str(h["gamma"]), "--seed", str(train_seed),
            "--spec-augment", f"{h['freqm']},{h['timem']}", "--mel-shift", str(h.get("freq_shift", 0)),
            "--stats", "backbone", "--max-length", str(MAX_LENGTH), "--threads", str(threads)]
     cmd += ["--prompts", str(h["k"]), "--bottleneck", str(h["bottleneck"])] if mode == "ipet" else ["--head-only"]
@@ -440,13 +445,16 @@ def train_ipet_cli(task: str, mode: str, backbone_dir: Path, sets, seed: int, ip
     return ipet.load_pack(out, ipet.load_backbone(backbone_dir)), history, seconds
 
 
-def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, heldout, demo, trainer=None) -> dict:
+def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, heldout, demo, trainer=None,
+              train_seed: int | None = None) -> dict:
     """Trains one pack (`trainer`: None = PyTorch, else a function of (task, mode) for `ipet train`), exports it as F16
-    when that keeps the held-out accuracy (else F32) and evaluates it in Python on the FLAC files as written."""
+    when that keeps the held-out accuracy (else F32) and evaluates it in Python on the FLAC files as written. `seed`:
+    the data's; `train_seed`: the training's (default: `seed`)."""
     import ipet_reference as ipet
 
+    train_seed = seed if train_seed is None else train_seed
     if trainer is None:
-        model, history, seconds = train_pytorch(task, mode, backbone_dir, sets, kaldi, seed)
+        model, history, seconds = train_pytorch(task, mode, backbone_dir, sets, kaldi, train_seed)
         via = "tools/train_ipet.py via tools/make_demo.py"
     else:
         model, history, seconds = trainer(task, mode)
@@ -459,6 +467,8 @@ def make_pack(task: str, mode: str, backbone_dir: Path, sets, kaldi, seed: int, 
     provenance = {"trainer": via, "task": task, "mode": mode,
                   "data": "synthetic (tools/demo_data.py), seed %d" % seed, "classes": list(model.head.cfg.labels),
                   "train_clips": len(sets[f"{task}-train"]), "recipe": RECIPE[task], "seed": seed}
+    if train_seed != seed:
+        provenance["train_seed"] = train_seed
     chosen = None
     for dtype in ("F16", "F32"):
         ipet.export_pack(path, model, dtype=dtype, provenance=dict(provenance, dtype=dtype),
@@ -540,7 +550,20 @@ def main(argv=None):
                     "Fixtures/demo/backbone, with its results.json beside it) instead of pretraining one")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default Fixtures/demo; another folder is "
                     "for reproducibility checks)")
+    ap.add_argument("--train-seed", type=int, help="seed of the pack training only (default: --seed, which also seeds "
+                    "the data and the backbone); for comparing trainers over seeds on the same data")
+    ap.add_argument("--tasks", default="keywords,sounds", help="comma-separated tasks to train (default: both; with "
+                    "fewer, no README is written)")
+    ap.add_argument("--modes", default="ipet,head_only", help="comma-separated pack kinds to train (default: both)")
     args = ap.parse_args(argv)
+    tasks = [t for t in args.tasks.split(",") if t]
+    modes = [m for m in args.modes.split(",") if m]
+    if not tasks or any(t not in ("keywords", "sounds") for t in tasks) or not modes or any(
+            m not in ("ipet", "head_only") for m in modes):
+        ap.error("--tasks takes keywords and/or sounds, --modes ipet and/or head_only")
+    full = set(tasks) == {"keywords", "sounds"} and set(modes) == {"ipet", "head_only"}
+    if args.train_seed is not None and OUT.resolve() == args.out.resolve():
+        ap.error("--train-seed is for experiments: give --out another folder than Fixtures/demo")
     RECIPE["seed"] = args.seed
     OUT = args.out.resolve()
 
@@ -580,16 +603,17 @@ def main(argv=None):
     if args.trainer == "ipet":
         ipet_bin = find_ipet(args.ipet).resolve()
         trainer = lambda task, mode: train_ipet_cli(task, mode, OUT / "backbone", sets, args.seed, ipet_bin,  # noqa: E731
-                                                    args.work, args.threads)
+                                                    args.work, args.threads, args.train_seed)
     packs = {}
-    for task in ("keywords", "sounds"):
+    for task in tasks:
         heldout = read_manifest(manifests[task])
         rows = [r for r in demo_rows if r["task"] == task]
         from train_ipet import read_audio
 
         demo = ([read_audio(OUT / r["path"]) for r in rows], [r["label"] for r in rows])
-        for mode in ("ipet", "head_only"):
-            packs[f"{task}/{mode}"] = make_pack(task, mode, OUT / "backbone", sets, kaldi, args.seed, heldout, demo, trainer)
+        for mode in modes:
+            packs[f"{task}/{mode}"] = make_pack(task, mode, OUT / "backbone", sets, kaldi, args.seed, heldout, demo, trainer,
+                                                args.train_seed)
     timings["packs"] = round(time.time() - t, 1)
     if args.stop_after == "packs":
         return
@@ -620,8 +644,11 @@ def main(argv=None):
     res["sizes_bytes"] = {"backbone": bb["bytes"], "packs": dir_size([OUT / "packs"]),
                           "baselines": dir_size([OUT / "baselines"]), "heldout": dir_size([OUT / "heldout"]),
                           "clips": dir_size([OUT / "clips"])}
+    if args.train_seed is not None:
+        res["train_seed"] = args.train_seed
     write_json(OUT / "results.json", res, sort_keys=False, ensure_ascii=True)
-    write_readme(res)
+    if full:
+        write_readme(res)
     res["sizes_bytes"]["total"] = dir_size([OUT])
     write_json(OUT / "results.json", res, sort_keys=False, ensure_ascii=True)
     log(f"done in {timings['total']:.0f} s; Fixtures/demo is {res['sizes_bytes']['total'] / 1e6:.2f} MB")
