@@ -112,48 +112,47 @@ public struct SelfAttention: Sendable {
             let out = s + block * tokens
             let operands = out + block * dh  // float32 operands, or bfloat16 ones in the same space (half of it)
             let (qo, ko, vo) = (operands, operands + block * dh, operands + (block + tokens) * dh)
-            switch products {
-            case .float32:
-                Self.copyRows(pk.pointer + base, rows: valid, cols: dh, ld: d, into: ko)
-                Self.copyRows(pv.pointer + base, rows: valid, cols: dh, ld: d, into: vo)
-            case .bfloat16Emulated:
-                BFloat16Gemm.round(pk.pointer + base, rows: valid, cols: dh, ld: d, into: ko)
-                BFloat16Gemm.round(pv.pointer + base, rows: valid, cols: dh, ld: d, into: vo)
-            case .bfloat16:
-                BFloat16Gemm.convert(pk.pointer + base, rows: valid, cols: dh, ld: d, into: Self.half(ko))
-                BFloat16Gemm.convert(pv.pointer + base, rows: valid, cols: dh, ld: d, into: Self.half(vo))
-            }
+            Self.operand(pk.pointer + base, rows: valid, cols: dh, ld: d, as: products, into: ko)
+            Self.operand(pv.pointer + base, rows: valid, cols: dh, ld: d, as: products, into: vo)
             var start = 0
             while start < tokens {
                 let rows = min(block, tokens - start)
                 let rowBase = base + start * d
                 // S = (q_h·scale) · k_hᵀ over valid keys only; padded keys get probability 0 (additive -inf mask).
-                switch products {
-                case .float32, .bfloat16Emulated:
-                    if products == .float32 {
-                        Self.copyRows(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qo)
-                    } else {
-                        BFloat16Gemm.round(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qo)
-                    }
-                    Gemm.gemmSerial(transB: true, m: rows, n: valid, k: dh, a: qo, lda: dh, b: ko, ldb: dh, c: s, ldc: valid)
-                    Kernels.softmaxRows(s, rows: rows, cols: valid)
-                    if products == .bfloat16Emulated { BFloat16Gemm.round(s, rows: rows, cols: valid, ld: valid, into: s) }
-                    Gemm.gemmSerial(m: rows, n: dh, k: valid, a: s, lda: valid, b: vo, ldb: dh, c: out, ldc: dh)
-                case .bfloat16:
+                Self.operand(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, as: products, into: qo)
+                if products == .bfloat16 {
                     let (qb, kb, vb) = (Self.half(qo), Self.half(ko), Self.half(vo))
-                    BFloat16Gemm.convert(pq.pointer + rowBase, rows: rows, cols: dh, ld: d, scale: scale, into: qb)
                     BFloat16Gemm.gemmSerial(m: rows, n: valid, k: dh, a: qb, aRowStride: dh, b: kb, bRowStride: 1,
                                             bColumnStride: dh, c: s, ldc: valid)
-                    Kernels.softmaxRows(s, rows: rows, cols: valid)
-                    // The probabilities as bfloat16, in place over the first half of the scores' own rows.
-                    let sb = Self.half(s)
-                    BFloat16Gemm.convert(s, rows: rows, cols: valid, ld: valid, into: sb)
-                    BFloat16Gemm.gemmSerial(m: rows, n: dh, k: valid, a: sb, aRowStride: valid, b: vb, bRowStride: dh,
-                                            c: out, ldc: dh)
+                } else {
+                    Gemm.gemmSerial(transB: true, m: rows, n: valid, k: dh, a: qo, lda: dh, b: ko, ldb: dh, c: s, ldc: valid)
+                }
+                Kernels.softmaxRows(s, rows: rows, cols: valid)
+                // The probabilities as the value product's operand, in place (bfloat16: over the first half of the
+                // scores' own rows; each element is read before anything is written over it).
+                Self.operand(s, rows: rows, cols: valid, ld: valid, as: products, into: s,
+                             inPlace: true)
+                if products == .bfloat16 {
+                    BFloat16Gemm.gemmSerial(m: rows, n: dh, k: valid, a: Self.half(s), aRowStride: valid, b: Self.half(vo),
+                                            bRowStride: dh, c: out, ldc: dh)
+                } else {
+                    Gemm.gemmSerial(m: rows, n: dh, k: valid, a: s, lda: valid, b: vo, ldb: dh, c: out, ldc: dh)
                 }
                 for r in 0..<rows { (pc.pointer + rowBase + r * d).update(from: out + r * dh, count: dh) }
                 start += rows
             }
+        }
+    }
+
+    /// `scale · src` (`rows × cols`, row stride `ld`) as a contiguous operand of `products`: float32, rounded to
+    /// bfloat16 and kept in float32, or bfloat16 (then `dst` is read as `half(dst)`). `inPlace`: `src` is `dst` with
+    /// `ld == cols`, and float32 needs nothing.
+    private static func operand(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, scale: Float = 1, as products: Products,
+                                into dst: UnsafeMutablePointer<Float>, inPlace: Bool = false) {
+        switch products {
+        case .float32: if !inPlace { copyRows(src, rows: rows, cols: cols, ld: ld, scale: scale, into: dst) }
+        case .bfloat16Emulated: BFloat16Gemm.round(src, rows: rows, cols: cols, ld: ld, scale: scale, into: dst)
+        case .bfloat16: BFloat16Gemm.convert(src, rows: rows, cols: cols, ld: ld, scale: scale, into: half(dst))
         }
     }
 
