@@ -2,7 +2,7 @@
 """ipet against its peers on the same full-size models, clips and thread count, side by side in one run (manual; never
 run in CI).
 
-    tools/python-env && .venv-tools/bin/python tools/bench_peers.py [--models ast,wav2vec2] [--repeats 5]
+    tools/python-env && .venv-tools/bin/python tools/bench_peers.py [--models ast,wav2vec2] [--repeats 5] [--rounds 3]
         [--ipet .build/release/ipet] [--build] [--threads 2] [--quick] [--json OUT]
 
 Models: random-weight full-size AST (MIT/ast-finetuned-audioset-10-10-0.4593's configuration: ASTConfig() defaults,
@@ -48,6 +48,15 @@ What each number is:
 - "max|dlogit|": max |logit difference| from PyTorch float32 on the same clip (int8 rows: the quantisation error;
   float32 rows: parity).
 - ratios "/ORT f32": the row's median over ONNX Runtime float32's median (model, feat+model).
+- "GFLOP/s", "%peak": the model's floating-point operations per clip (counted once by torch.utils.flop_counter on the
+  PyTorch float32 forward: matmuls and convolutions, 2 per multiply-add) over the row's median model time, and that
+  as a share of this CPU's float32 peak at --threads threads (`ipet bench peak`: register-only FMA loops, best of 5,
+  measured before and after each model; the larger is used). For int8 rows the same count is shown as
+  float32-equivalent operations, without a share of the float32 peak.
+Rounds (--rounds R): every engine's per-clip timing is run R times, engine after engine within a round (odd rounds in
+the listed order, even rounds in reverse), so that a slow spell of a shared host falls on every engine rather than on
+one. The best / median figures pool all rounds; the acceptance lines also give each round's own ratio (both figures
+of a round measured minutes apart at most). Whole-process runs, logits and the pack figures are measured once.
 Then the acceptance ratios: ipet f32 (oneDNN when the binary has it) / ORT f32, ipet int8 / fastest int8 peer, and
 for wav2vec 2.0 ipet with three packs vs one pack per clip (`bench throughput --pack`).
 
@@ -375,6 +384,26 @@ def worker_prepare(args) -> int:
         print(f"[prepare] onnxruntime quantize_dynamic -> {rel(spec.onnx_int8)}", flush=True)
         meta["ort_int8_weight_type"], meta["ort_int8_note"] = quantize_onnx(spec, x, args.threads)
         write_json(spec.meta, meta)
+    if "model_flops" not in meta:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with contextlib.ExitStack() as stack:
+            x = feature_function(spec, stack)()
+        # Eager attention: the counter sees its two batched matmuls (the sdpa kernel on CPU is not counted); weight
+        # norm's parametrisation removed (the counter's dispatch mode cannot read a parametrised weight).
+        from transformers import AutoModelForAudioClassification
+
+        model = AutoModelForAudioClassification.from_pretrained(str(spec.hf), attn_implementation="eager").eval()
+        for module in model.modules():
+            if torch.nn.utils.parametrize.is_parametrized(module):
+                for name in list(module.parametrizations):
+                    torch.nn.utils.parametrize.remove_parametrizations(module, name)
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            model(torch.from_numpy(x))
+        meta["model_flops"] = int(counter.get_total_flops())
+        print(f"[prepare] model forward: {meta['model_flops'] / 1e9:.1f} GFLOP (torch.utils.flop_counter)")
+        write_json(spec.meta, meta)
     if spec.packs() and not all(p.exists() for p in spec.packs()):
         make_packs(spec)
     return 0
@@ -530,6 +559,49 @@ def bench_ipet(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, cap
     return row
 
 
+def retime_python(row: dict, spec: Spec, args) -> None:
+    """Another round of a Python engine's timing worker, appended to the row's figures."""
+    m = run_measured(worker_cmd("time", spec, args, row["key"]))
+    if m.returncode != 0:
+        raise RuntimeError(f"{row['key']} worker exited {m.returncode}:\n{m.stderr[-3000:]}")
+    timing = parse_emitted(m.stdout)
+    row["round_model_s"].append(timing["model_s"])
+    row["model_s"] += timing["model_s"]
+    row["feature_s"] += timing["feature_s"]
+
+
+def retime_ipet(row: dict, spec: Spec, ipet: Path, backbone: Path, args) -> None:
+    """Another round of `ipet bench throughput` for an ipet row, appended to its figures."""
+    thr = ipet_throughput(ipet, backbone, spec.clip_seconds, row["flags"], args.repeats, args.threads)
+    row["features_model_s"] += thr["per_clip_s"]
+    model = [t - row["fbank_mean_s"] for t in thr["per_clip_s"]] if "fbank_mean_s" in row else list(thr["per_clip_s"])
+    row["round_model_s"].append(model)
+    row["model_s"] += model
+
+
+def bench_rounds(spec: Spec, rows: list[dict], ipet: Path | None, backbones: dict, args) -> None:
+    """Rounds 2..--rounds of every timed row (round 1 is the first measurement), alternating the order."""
+    timed = [r for r in rows if r.get("available") and r.get("model_s")]
+    for r in timed:
+        r["round_model_s"] = [list(r["model_s"])]
+    for n in range(2, args.rounds + 1):
+        print(f"[round {n}/{args.rounds}]", flush=True)
+        for r in (timed if n % 2 else list(reversed(timed))):
+            if r["key"] in PY_ENGINES:
+                retime_python(r, spec, args)
+            else:
+                retime_ipet(r, spec, ipet, backbones[r["key"]], args)
+
+
+def fma_peak(ipet: Path | None, threads: int) -> float | None:
+    """`ipet bench peak` at `threads` threads (GFLOP/s), or None without a binary that has it."""
+    if ipet is None or "peak" not in ipet_help(ipet, "bench"):
+        return None
+    out = subprocess.run([str(ipet), "bench", "peak", "--threads", str(threads)], capture_output=True, text=True)
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
+    return float(rows[-1][1]) if out.returncode == 0 and rows else None
+
+
 def bench_packs(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, args) -> dict:
     """ipet per-clip seconds with one pack and with three (same backbone, `bench throughput --pack`)."""
     one = ipet_throughput(ipet, backbone, spec.clip_seconds, variant.flags, args.repeats, args.threads,
@@ -543,22 +615,29 @@ def bench_packs(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, ar
 def bench_model(spec: Spec, ipet: Path | None, args) -> dict:
     print(f"\n=== {spec.title}", flush=True)
     subprocess.run(worker_cmd("prepare", spec, args), check=True)
+    peaks = [fma_peak(ipet, args.threads)]
     rows = [bench_python(spec, e, args) for e in PY_ENGINES]
     result = {"title": spec.title, "prepared": json.loads(spec.meta.read_text()), "rows": rows}
     if ipet is None:
         rows.append({"engine": "ipet", "key": "ipet", "available": False,
                      "notes": [f"no ipet binary at {rel(args.ipet)} (build it, or pass --build / --ipet)"]})
+        bench_rounds(spec, rows, None, {}, args)
         return result
     backbone = convert_for_ipet(ipet, spec)
     variants, caps = ipet_variants(ipet)
     result["ipet_options"] = caps
+    backbones = {}
     for v in variants:
         if v.int8_file and v.flags is not None:
             int8_file = convert_for_ipet(ipet, spec, int8=True)
             result["file_bytes"] = {"f32": backbone.stat().st_size, "int8": int8_file.stat().st_size}
-            rows.append(bench_ipet(spec, ipet, int8_file, v, caps, args))
+            backbones[v.key] = int8_file
         else:
-            rows.append(bench_ipet(spec, ipet, backbone, v, caps, args))
+            backbones[v.key] = backbone
+        rows.append(bench_ipet(spec, ipet, backbones[v.key], v, caps, args))
+    bench_rounds(spec, rows, ipet, backbones, args)
+    peaks.append(fma_peak(ipet, args.threads))
+    result["fma_peak_gflops"] = max((p for p in peaks if p), default=None)
     if spec.packs():
         f32 = next(v for v in variants if v.flags is not None)  # oneDNN when available, else the built-in GEMM
         try:
@@ -592,10 +671,29 @@ def add_derived(result: dict) -> None:
         r["process"] = statistics.median(r["process_s"]) if r.get("process_s") else None
         r["max_logit_diff"] = max_abs(r["logits"], ref) if "logits" in r else None
     ort = rows["ort-f32"]
+    flops, peak = result["prepared"].get("model_flops"), result.get("fma_peak_gflops")
     for r in result["rows"]:
         if r["available"]:
             r["ratio_model"] = ratio(r.get("model"), ort["model"])
             r["ratio_features_model"] = ratio(r.get("features_model"), ort["features_model"])
+            r["gflops"] = flops / r["model"][1] / 1e9 if flops and r.get("model") else None
+            r["peak_share"] = r["gflops"] / peak if r["gflops"] and peak and is_float32(r) else None
+
+
+def is_float32(row: dict) -> bool:
+    return "f32" in row["key"] and "int8" not in row["key"]
+
+
+def round_medians(row: dict) -> list[float]:
+    return [statistics.median(x) for x in row.get("round_model_s", [])]
+
+
+def round_ratios(row: dict, others: list[dict]) -> list[float]:
+    """Per round: the row's median model time over the fastest of `others` in the same round."""
+    mine, theirs = round_medians(row), [round_medians(o) for o in others]
+    if not mine or any(len(t) != len(mine) for t in theirs):
+        return []
+    return [m / min(t[i] for t in theirs) for i, m in enumerate(mine)]
 
 
 def ratio(a, b) -> float | None:
@@ -613,9 +711,9 @@ def fmt(x, spec=".3f") -> str:
 def print_table(result: dict) -> None:
     print(f"\n{result['title']}")
     head = (f"{'engine':28s} {'model s':>15s} {'feat+model s':>15s} {'process s':>9s} {'RSS MB':>7s} "
-            f"{'max|dlogit|':>11s} {'/ORT f32':>8s} {'/ORT f32':>8s}")
+            f"{'max|dlogit|':>11s} {'/ORT f32':>8s} {'/ORT f32':>8s} {'GFLOP/s':>8s} {'%peak':>6s}")
     sub = (f"{'':28s} {'best/median':>15s} {'best/median':>15s} {'median':>9s} {'peak':>7s} {'vs PT f32':>11s} "
-           f"{'model':>8s} {'f+model':>8s}")
+           f"{'model':>8s} {'f+model':>8s} {'model':>8s} {'f32':>6s}")
     print(head)
     print(sub)
     print("-" * len(head))
@@ -626,7 +724,8 @@ def print_table(result: dict) -> None:
         print(f"{r['engine']:28s} {fmt_pair(r['model'], r.get('model_s_approx', False)):>15s} "
               f"{fmt_pair(r['features_model']):>15s} {fmt(r['process'], '.2f'):>9s} {fmt(r.get('rss_mb'), '.0f'):>7s} "
               f"{fmt(r['max_logit_diff'], '.3g'):>11s} {fmt(r['ratio_model'], '.2f'):>8s} "
-              f"{fmt(r['ratio_features_model'], '.2f'):>8s}")
+              f"{fmt(r['ratio_features_model'], '.2f'):>8s} {fmt(r.get('gflops'), '.1f'):>8s} "
+              f"{fmt(r['peak_share'] * 100 if r.get('peak_share') else None, '.0f'):>6s}")
     for r in result["rows"]:
         notes = [n for n in r.get("notes", []) if r["available"]]
         if "fbank_mean_s" in r:
@@ -639,6 +738,9 @@ def print_table(result: dict) -> None:
         fb = result["file_bytes"]
         print(f"  ipet files: float32 {fb['f32'] / 1e6:.1f} MB, int8 {fb['int8'] / 1e6:.1f} MB "
               f"({fb['int8'] / fb['f32']:.3f}x)")
+    if result.get("fma_peak_gflops") or result["prepared"].get("model_flops"):
+        print(f"  model forward {fmt(result['prepared'].get('model_flops', 0) / 1e9 or None, '.1f')} GFLOP per clip; "
+              f"float32 FMA peak at these threads (ipet bench peak) {fmt(result.get('fma_peak_gflops'), '.1f')} GFLOP/s")
     p = result["prepared"]
     print(f"  ONNX export: opset {p.get('onnx_opset')}, ORT f32 vs PyTorch f32 at export "
           f"{fmt(p.get('onnx_f32_vs_torch'), '.3g')}")
@@ -652,9 +754,11 @@ def acceptance(results: dict) -> list[str]:
                    None)
         ort = rows["ort-f32"]
         if f32:
+            per_round = round_ratios(f32, [ort])
             lines.append(f"{name}: {f32['engine']} / ONNX Runtime f32 (medians): model {fmt(f32.get('ratio_model'), '.2f')}, "
                          f"features+model {fmt(f32.get('ratio_features_model'), '.2f')}, whole process "
-                         f"{fmt(f32['process'] / ort['process'] if f32.get('process') else None, '.2f')}")
+                         f"{fmt(f32['process'] / ort['process'] if f32.get('process') else None, '.2f')}"
+                         + (f"; model, round by round: {', '.join(f'{x:.2f}' for x in per_round)}" if len(per_round) > 1 else ""))
         else:
             lines.append(f"{name}: ipet f32 / ONNX Runtime f32: not available (no ipet binary)")
         peers = [rows[k] for k in ("torch-int8", "ort-int8")]
@@ -664,7 +768,9 @@ def acceptance(results: dict) -> list[str]:
             for what, key in (("model", "model"), ("features+model", "features_model")):
                 best = min(peers, key=lambda r: r[key][1])
                 parts.append(f"{what} {i8[key][1] / best[key][1]:.2f} (vs {best['engine']})")
-            lines.append(f"{name}: ipet int8 / fastest int8 peer (medians): {', '.join(parts)}")
+            per_round = round_ratios(i8, peers)
+            lines.append(f"{name}: ipet int8 / fastest int8 peer (medians): {', '.join(parts)}"
+                         + (f"; model, round by round: {', '.join(f'{x:.2f}' for x in per_round)}" if len(per_round) > 1 else ""))
         else:
             why = "; ".join(i8["notes"]) if i8 else "no ipet binary"
             lines.append(f"{name}: ipet int8 / fastest int8 peer: not available ({why})")
@@ -704,11 +810,11 @@ def header(ipet: Path | None, args) -> dict:
         out = subprocess.run([str(ipet), "--version"], capture_output=True, text=True).stdout.splitlines()
         ipet_version = out[0] if out else "?"
     h = {"cpu": cpu_line(), "versions": v, "ipet": ipet_version, "ipet_path": str(ipet) if ipet else None,
-         "threads": args.threads, "repeats": args.repeats, "process_runs": args.process_runs,
+         "threads": args.threads, "repeats": args.repeats, "rounds": args.rounds, "process_runs": args.process_runs,
          "loadavg_start": os.getloadavg()}
     print(f"CPU: {h['cpu']}")
     print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + f"; {ipet_version} ({rel(ipet) if ipet else '-'})")
-    print(f"threads {args.threads} for every engine; {args.repeats} repeats after a warm-up; whole process: median of "
+    print(f"threads {args.threads} for every engine; {args.repeats} repeats after a warm-up, {args.rounds} round(s); whole process: median of "
           f"{args.process_runs}{'' if args.quick else ' after a warm-up run'}; load average at start "
           f"{' '.join(f'{x:.2f}' for x in h['loadavg_start'])}")
     return h
@@ -730,6 +836,7 @@ def main() -> int:
                                              "wav2vec 2.0: per-clip time, whole process, RSS, int8 error")
     ap.add_argument("--models", default="ast,wav2vec2", help="comma-separated: ast, wav2vec2")
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per engine after a warm-up (default 5)")
+    ap.add_argument("--rounds", type=int, default=3, help="timing rounds over all engines, order alternating (default 3)")
     ap.add_argument("--process-runs", type=int, default=3, help="whole-process runs per engine (median; default 3)")
     ap.add_argument("--ipet", type=Path, default=DEFAULT_IPET, help="ipet binary (default .build/release/ipet)")
     ap.add_argument("--build", action="store_true", help="swift build -c release --product ipet if --ipet is missing")
@@ -746,9 +853,9 @@ def main() -> int:
         args.model = models[0]
         return worker_prepare(args) if args.worker == "prepare" else worker_engine(args)
     if args.quick:
-        args.repeats, args.process_runs = 1, 1
-    if args.repeats < 1 or args.process_runs < 1 or args.threads < 1:
-        ap.error("--repeats, --process-runs and --threads must be positive")
+        args.repeats, args.process_runs, args.rounds = 1, 1, 1
+    if args.repeats < 1 or args.process_runs < 1 or args.threads < 1 or args.rounds < 1:
+        ap.error("--repeats, --rounds, --process-runs and --threads must be positive")
     env_quiet()
 
     ipet = resolve_ipet(args)

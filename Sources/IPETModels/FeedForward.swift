@@ -14,7 +14,7 @@ public struct FeedForward: Sendable {
 
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let mid = workspace.buffer("ffn.mid", count: rows * up.outFeatures)
-        up(x, rows: rows, activation: .gelu, into: mid)
-        down(mid, rows: rows, into: out)
+        StageTimer.measure("ffn.up") { up(x, rows: rows, activation: .gelu, into: mid) }
+        StageTimer.measure("ffn.down") { down(mid, rows: rows, into: out) }
     }
 }

@@ -32,9 +32,11 @@ public struct SelfAttention: Sendable {
         let k = workspace.buffer("attn.k", count: rows * hidden)
         let v = workspace.buffer("attn.v", count: rows * hidden)
         let ctx = workspace.buffer("attn.ctx", count: rows * hidden)
-        project(x, rows: rows, q: q, k: k, v: v)
-        attend(q: q, k: k, v: v, batch: batch, tokens: tokens, keyLengths: keyLengths, into: ctx, workspace: workspace)
-        output(ctx, rows: rows, into: out)
+        StageTimer.measure("attention.project") { project(x, rows: rows, q: q, k: k, v: v) }
+        StageTimer.measure("attention.attend") {
+            attend(q: q, k: k, v: v, batch: batch, tokens: tokens, keyLengths: keyLengths, into: ctx, workspace: workspace)
+        }
+        StageTimer.measure("attention.output") { output(ctx, rows: rows, into: out) }
     }
 
     /// `q, k, v = x·W_{q,k,v}ᵀ + b` for `rows` rows.

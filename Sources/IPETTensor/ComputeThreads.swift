@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -35,25 +36,13 @@ public enum ComputeThreads {
     }
 
     /// Runs `body(chunk)` for `chunks` chunks, on up to `count` threads. With one thread it runs inline.
+    ///
+    /// With more chunks than threads, each thread claims the next unclaimed chunk when it finishes one (a shared
+    /// counter), instead of a fixed share: on a shared machine one core may be held up for milliseconds by another
+    /// process, and with fixed shares the whole loop waits for that core's last chunk; claimed chunks let the other
+    /// threads take up the slack (`docs/native-libraries.md` §3).
     public static func parallelFor(_ chunks: Int, _ body: @Sendable (Int) -> Void) {
-        guard chunks > 0 else { return }
-        if chunks == 1 || count == 1 {
-            for i in 0..<chunks { body(i) }
-            return
-        }
-        let workers = min(chunks, count)
-        if workers == chunks {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
-            return
-        }
-        // More chunks than threads: each worker takes a strided share, so no more than `count` run at once.
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < chunks {
-                body(i)
-                i += workers
-            }
-        }
+        parallelForWorkers(chunks) { _, chunk in body(chunk) }
     }
 
     /// Like `parallelFor`, but also passes the index of the worker (0..<workers(chunks)) running the chunk, so
@@ -65,12 +54,13 @@ public enum ComputeThreads {
             for i in 0..<chunks { body(0, i) }
             return
         }
+        if workers == chunks {
+            DispatchQueue.concurrentPerform(iterations: chunks) { body($0, $0) }
+            return
+        }
+        let next = ChunkCounter()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < chunks {
-                body(w, i)
-                i += workers
-            }
+            while case let i = next.claim(), i < chunks { body(w, i) }
         }
     }
 
@@ -90,4 +80,21 @@ public enum ComputeThreads {
         }
         return out
     }
+
+    /// Splits `0..<n` into contiguous ranges for `parallelFor`'s claimed chunks: about `perThread` ranges per thread
+    /// when each keeps at least `minimum` elements (fewer, larger ranges otherwise; one range on one thread), so
+    /// the threads stay balanced when one of them is held up.
+    public static func balancedRanges(_ n: Int, minimum: Int, perThread: Int = 4) -> [Range<Int>] {
+        guard n > 0 else { return [] }
+        guard count > 1 else { return [0..<n] }
+        let parts = max(1, min(count * perThread, n / max(1, minimum)))
+        return (0..<parts).map { n * $0 / parts..<n * ($0 + 1) / parts }.filter { !$0.isEmpty }
+    }
+}
+
+/// The next unclaimed chunk of a `parallelForWorkers` loop, shared by its threads.
+private final class ChunkCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }

@@ -9,5 +9,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures (build with -c release).",
-        subcommands: [GemmBench.self, KernelBench.self, ThroughputBench.self])
+        subcommands: [GemmBench.self, KernelBench.self, PeakBench.self, ThroughputBench.self])
 }

@@ -261,6 +261,13 @@ final class HardeningTests: XCTestCase {
             XCTAssertEqual(bench.status, 64, "\(args): \(bench.stderr)")
             XCTAssertFalse(bench.stderr.contains("Fatal error"), bench.stderr)
         }
+        for args in [["--threads", "0"], ["--threads", "x"], ["--repeats", "0"]] {
+            let peak = try CommandRunner.run(["bench", "peak"] + args)
+            XCTAssertEqual(peak.status, 64, "\(args): \(peak.stderr)")
+        }
+        let peak = try CommandRunner.run(["bench", "peak", "--threads", "1", "--repeats", "1"])
+        XCTAssertEqual(peak.status, 0, peak.stderr)
+        XCTAssertTrue(peak.stdout.contains("GFLOP/s"), peak.stdout)
     }
 
     /// A config that does not describe the weights (another architecture, or fewer layers than the checkpoint has)

@@ -171,4 +171,55 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(counter.seen.sorted(), Array(0..<37))
         XCTAssertEqual(ComputeThreads.ranges(10, minimum: 1).flatMap { Array($0) }, Array(0..<10))
     }
+
+    /// Claimed chunks: every chunk once, each worker index below `workers(chunks)`, and one worker's chunks in
+    /// increasing order (a worker claims the next unclaimed chunk only after finishing its current one).
+    func testParallelForWorkersClaimsEveryChunkOnceInOrderPerWorker() {
+        final class Log: @unchecked Sendable {
+            let lock = NSLock()
+            var byWorker: [Int: [Int]] = [:]
+        }
+        for threads in [1, 2, 3] {
+            ComputeThreads.configure(threads)
+            for chunks in [1, 2, 5, 64] {
+                let log = Log()
+                ComputeThreads.parallelForWorkers(chunks) { worker, chunk in
+                    log.lock.lock()
+                    log.byWorker[worker, default: []].append(chunk)
+                    log.lock.unlock()
+                }
+                XCTAssertEqual(log.byWorker.values.flatMap { $0 }.sorted(), Array(0..<chunks), "\(threads) threads, \(chunks)")
+                XCTAssertTrue(log.byWorker.keys.allSatisfy { $0 >= 0 && $0 < ComputeThreads.workers(chunks) })
+                XCTAssertTrue(log.byWorker.values.allSatisfy { $0 == $0.sorted() })
+            }
+        }
+        ComputeThreads.configure(2)
+    }
+
+    /// Balanced ranges cover 0..<n once, in order, about `perThread` per thread when the minimum allows, one range
+    /// on one thread.
+    func testBalancedRangesCoverEveryRowOnce() {
+        ComputeThreads.configure(2)
+        for (n, minimum) in [(1214, 64), (100, 64), (63, 64), (1, 1), (4096, 16)] {
+            let ranges = ComputeThreads.balancedRanges(n, minimum: minimum)
+            XCTAssertEqual(ranges.flatMap { Array($0) }, Array(0..<n), "\(n)")
+            XCTAssertLessThanOrEqual(ranges.count, 8)
+            XCTAssertTrue(ranges.count == 1 || ranges.allSatisfy { $0.count >= minimum }, "\(n): \(ranges)")
+        }
+        XCTAssertEqual(ComputeThreads.balancedRanges(1214, minimum: 64).count, 8)
+        XCTAssertEqual(ComputeThreads.balancedRanges(0, minimum: 64), [])
+        ComputeThreads.configure(1)
+        XCTAssertEqual(ComputeThreads.balancedRanges(1214, minimum: 64), [0..<1214])
+        ComputeThreads.configure(2)
+    }
+
+    /// The peak loop runs on every thread count asked and reports a plausible rate (not timed against a figure: a
+    /// shared machine's rate moves; any CPU since 2010 does more than 1 GFLOP/s per core in float32).
+    func testFMAPeakMeasuresARate() {
+        XCTAssertTrue(["avx512f", "avx2+fma", "none"].contains(FMAPeak.isa), FMAPeak.isa)
+        for threads in [1, 2] {
+            let rate = FMAPeak.measure(threads: threads, repeats: 1, seconds: 0.01)
+            XCTAssertTrue(rate.isFinite && rate > 1, "\(threads) threads: \(rate) GFLOP/s")
+        }
+    }
 }
