@@ -80,16 +80,6 @@ public enum ComputeThreads {
         }
         return out
     }
-
-    /// Splits `0..<n` into contiguous ranges for `parallelFor`'s claimed chunks: about `perThread` ranges per thread
-    /// when each keeps at least `minimum` elements (fewer, larger ranges otherwise; one range on one thread), so
-    /// the threads stay balanced when one of them is held up.
-    public static func balancedRanges(_ n: Int, minimum: Int, perThread: Int = 4) -> [Range<Int>] {
-        guard n > 0 else { return [] }
-        guard count > 1 else { return [0..<n] }
-        let parts = max(1, min(count * perThread, n / max(1, minimum)))
-        return (0..<parts).map { n * $0 / parts..<n * ($0 + 1) / parts }.filter { !$0.isEmpty }
-    }
 }
 
 /// The next unclaimed chunk of a `parallelForWorkers` loop, shared by its threads.

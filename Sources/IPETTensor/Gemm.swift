@@ -83,11 +83,6 @@ public enum Gemm {
         OneDNNPackedWeights.forget(weight.storage)
     }
 
-    /// Smallest row block of a parallel `linear` (oneDNN and int8): a 1214-row AST layer becomes 8 blocks that the
-    /// threads claim one by one (`ComputeThreads.balancedRanges`). Below ~64 rows oneDNN's per-call set-up and the
-    /// re-streaming of the packed weights start to show.
-    static let balancedBlockRows = 64
-
     /// Cuts C into row blocks (`m ≥ 4·threads`, at least 4 rows each) or, for short and wide products, column
     /// blocks (at least 16 columns each) over `ComputeThreads`, and runs `block(m, n, a, b, c)` for each on the worker
     /// that takes it. Both backends split this way, so they are compared like for like.

@@ -38,7 +38,7 @@ public enum Int8Gemm {
             return serial(x, rows: rows, weight: weight, bias: bias, activation: activation, into: y, scheme: scheme, range: range,
                           backend: backend)
         }
-        let blocks = ComputeThreads.balancedRanges(rows, minimum: Gemm.balancedBlockRows)
+        let blocks = ComputeThreads.ranges(rows, minimum: 4)
         let (px, py) = (SendablePointer(x), SendablePointer(y))
         ComputeThreads.parallelFor(blocks.count) { i in
             let r = blocks[i]

@@ -51,7 +51,7 @@ enum OneDNNGemm {
             return linearSerial(x, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, weight: weight, bias: bias,
                                 activation: activation, into: y)
         }
-        let blocks = ComputeThreads.balancedRanges(rows, minimum: Gemm.balancedBlockRows)
+        let blocks = ComputeThreads.ranges(rows, minimum: 4)
         let (px, py) = (SendablePointer(x), SendablePointer(y))
         ComputeThreads.parallelFor(blocks.count) { i in
             let r = blocks[i]

@@ -196,23 +196,6 @@ final class KernelTests: XCTestCase {
         ComputeThreads.configure(2)
     }
 
-    /// Balanced ranges cover 0..<n once, in order, about `perThread` per thread when the minimum allows, one range
-    /// on one thread.
-    func testBalancedRangesCoverEveryRowOnce() {
-        ComputeThreads.configure(2)
-        for (n, minimum) in [(1214, 64), (100, 64), (63, 64), (1, 1), (4096, 16)] {
-            let ranges = ComputeThreads.balancedRanges(n, minimum: minimum)
-            XCTAssertEqual(ranges.flatMap { Array($0) }, Array(0..<n), "\(n)")
-            XCTAssertLessThanOrEqual(ranges.count, 8)
-            XCTAssertTrue(ranges.count == 1 || ranges.allSatisfy { $0.count >= minimum }, "\(n): \(ranges)")
-        }
-        XCTAssertEqual(ComputeThreads.balancedRanges(1214, minimum: 64).count, 8)
-        XCTAssertEqual(ComputeThreads.balancedRanges(0, minimum: 64), [])
-        ComputeThreads.configure(1)
-        XCTAssertEqual(ComputeThreads.balancedRanges(1214, minimum: 64), [0..<1214])
-        ComputeThreads.configure(2)
-    }
-
     /// The peak loop runs on every thread count asked and reports a plausible rate (not timed against a figure: a
     /// shared machine's rate moves; any CPU since 2010 does more than 1 GFLOP/s per core in float32).
     func testFMAPeakMeasuresARate() {
