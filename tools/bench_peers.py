@@ -56,7 +56,8 @@ What each number is:
 Rounds (--rounds R): every engine's per-clip timing is run R times, engine after engine within a round (odd rounds in
 the listed order, even rounds in reverse), so that a slow spell of a shared host falls on every engine rather than on
 one. The best / median figures pool all rounds; the acceptance lines also give each round's own ratio (both figures
-of a round measured minutes apart at most). Whole-process runs, logits and the pack figures are measured once.
+of a round measured minutes apart at most). The one-pack and three-pack runs alternate the same way, --rounds
+times. Whole-process runs and logits are measured once.
 Then the acceptance ratios: ipet f32 (oneDNN when the binary has it) / ORT f32, ipet int8 / fastest int8 peer, and
 for wav2vec 2.0 ipet with three packs vs one pack per clip (`bench throughput --pack`).
 
@@ -603,13 +604,19 @@ def fma_peak(ipet: Path | None, threads: int) -> float | None:
 
 
 def bench_packs(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, args) -> dict:
-    """ipet per-clip seconds with one pack and with three (same backbone, `bench throughput --pack`)."""
-    one = ipet_throughput(ipet, backbone, spec.clip_seconds, variant.flags, args.repeats, args.threads,
-                          spec.packs()[:1])
-    three = ipet_throughput(ipet, backbone, spec.clip_seconds, variant.flags, args.repeats, args.threads,
-                            spec.packs())
-    return {"engine": variant.label, "one_pack_s": one["per_clip_s"], "three_packs_s": three["per_clip_s"],
-            "ratio_median": statistics.median(three["per_clip_s"]) / statistics.median(one["per_clip_s"])}
+    """ipet per-clip seconds with one pack and with three (same backbone, `bench throughput --pack`), one after the
+    other in each of --rounds rounds; the ratio of each round and of the pooled medians."""
+    one, three, per_round = [], [], []
+    for n in range(args.rounds):
+        a = ipet_throughput(ipet, backbone, spec.clip_seconds, variant.flags, args.repeats, args.threads,
+                            spec.packs()[:1])["per_clip_s"]
+        b = ipet_throughput(ipet, backbone, spec.clip_seconds, variant.flags, args.repeats, args.threads,
+                            spec.packs())["per_clip_s"]
+        one += a
+        three += b
+        per_round.append(statistics.median(b) / statistics.median(a))
+    return {"engine": variant.label, "one_pack_s": one, "three_packs_s": three, "round_ratios": per_round,
+            "ratio_median": statistics.median(three) / statistics.median(one)}
 
 
 def bench_model(spec: Spec, ipet: Path | None, args) -> dict:
@@ -784,7 +791,9 @@ def acceptance(results: dict) -> list[str]:
             else:
                 lines.append(f"{name}: three packs / one pack per clip ({pk['engine']}, medians "
                              f"{statistics.median(pk['three_packs_s']):.3f} / {statistics.median(pk['one_pack_s']):.3f} s)"
-                             f": {pk['ratio_median']:.2f}")
+                             f": {pk['ratio_median']:.2f}"
+                             + (f"; round by round: {', '.join(f'{x:.2f}' for x in pk['round_ratios'])}"
+                                if len(pk.get('round_ratios', [])) > 1 else ""))
         elif name == "wav2vec2":
             lines.append(f"{name}: three packs / one pack per clip: skipped (no ipet binary)")
     return lines
