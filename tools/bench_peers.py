@@ -529,6 +529,11 @@ def bench_python(spec: Spec, engine: str, args) -> dict:
             "oneshot_vs_timing_logits": max_abs(parse_emitted(proc["stdout"])["logits"], timing["logits"])}
 
 
+def ipet_model_times(row: dict, per_clip: list[float]) -> list[float]:
+    """The model part of ipet's per-clip times: minus the row's profiled fbank mean (AST), else as measured."""
+    return [t - row["fbank_mean_s"] for t in per_clip] if "fbank_mean_s" in row else list(per_clip)
+
+
 def bench_ipet(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, caps: dict, args) -> dict:
     row = {"engine": variant.label, "key": variant.key, "available": variant.flags is not None,
            "notes": [variant.note] if variant.note else [], "flags": variant.flags}
@@ -543,9 +548,9 @@ def bench_ipet(spec: Spec, ipet: Path, backbone: Path, variant: IpetVariant, cap
         fbank = thr["stages"].get("ast.fbank")
         if spec.name == "ast" and fbank:
             row["fbank_mean_s"] = fbank[0] / fbank[1]
-            row["model_s"] = [t - row["fbank_mean_s"] for t in thr["per_clip_s"]]
+            row["model_s"] = ipet_model_times(row, thr["per_clip_s"])
         elif spec.name == "wav2vec2":
-            row["model_s"] = list(thr["per_clip_s"])
+            row["model_s"] = ipet_model_times(row, thr["per_clip_s"])
             row["model_s_approx"] = True
         else:
             row["notes"].append("no ast.fbank in IPET_PROFILE output: model-only time unknown")
@@ -575,7 +580,7 @@ def retime_ipet(row: dict, spec: Spec, ipet: Path, backbone: Path, args) -> None
     """Another round of `ipet bench throughput` for an ipet row, appended to its figures."""
     thr = ipet_throughput(ipet, backbone, spec.clip_seconds, row["flags"], args.repeats, args.threads)
     row["features_model_s"] += thr["per_clip_s"]
-    model = [t - row["fbank_mean_s"] for t in thr["per_clip_s"]] if "fbank_mean_s" in row else list(thr["per_clip_s"])
+    model = ipet_model_times(row, thr["per_clip_s"])
     row["round_model_s"].append(model)
     row["model_s"] += model
 

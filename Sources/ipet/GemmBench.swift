@@ -15,15 +15,14 @@ struct GemmBench: ParsableCommand {
             it, counted as 2·m·n·k operations like the float32 columns.
             """)
 
-    @Option(help: "Comma-separated thread counts to measure.")
-    var threads: String = "1,2"
+    @Option(help: "Comma-separated thread counts to measure, each 1 to 1024.")
+    var threads = ThreadCounts([1, 2])
 
     @Option(help: "Repetitions per shape; the best time is reported.")
     var repeats: Int = 5
 
     func run() throws {
-        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads takes positive numbers like 1,2") }
+        let counts = threads.values
         emit("\(Gemm.oneDNNDescription)\n")
         // (label, m, n, k, kind, heads): the projections and the MLP as `Linear` layers (oneDNN: packed weights, fused
         // bias), and 12 heads of QKᵀ and S·V for 1214 tokens the way attention runs them (heads in parallel, each a

@@ -9,12 +9,11 @@ struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels", abstract: "Element-wise kernel speed over a 1214×3072 matrix (ms per call).")
 
-    @Option(help: "Comma-separated thread counts to measure.")
-    var threads: String = "1,2"
+    @Option(help: "Comma-separated thread counts to measure, each 1 to 1024.")
+    var threads = ThreadCounts([1, 2])
 
     func run() throws {
-        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads takes positive numbers like 1,2") }
+        let counts = threads.values
         let rows = 1214, cols = 3072, n = rows * cols
         let source = Tensor(shape: [n], values: (0..<n).map { Float(($0 * 7919) % 2000) / 250 - 4 })
         let x = Tensor(zeros: [n])

@@ -12,17 +12,14 @@ struct PeakBench: ParsableCommand {
             neighbours' load; the best of --repeats tries is printed.
             """)
 
-    @Option(help: "Comma-separated thread counts to measure.")
-    var threads: String = "1,2"
+    @Option(help: "Comma-separated thread counts to measure, each 1 to 1024.")
+    var threads = ThreadCounts([1, 2])
 
     @Option(help: "Tries per thread count; the best is reported.")
     var repeats: Int = 5
 
     func run() throws {
-        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 1024 }) else {
-            throw ValidationError("--threads takes positive numbers like 1,2")
-        }
+        let counts = threads.values
         guard (1...1000).contains(repeats) else { throw ValidationError("--repeats takes a number from 1 to 1000") }
         emit("float32 FMA peak, register-only loop (\(FMAPeak.isa)), best of \(repeats)\n")
         emit("threads   GFLOP/s   per thread\n")

@@ -261,7 +261,7 @@ final class HardeningTests: XCTestCase {
             XCTAssertEqual(bench.status, 64, "\(args): \(bench.stderr)")
             XCTAssertFalse(bench.stderr.contains("Fatal error"), bench.stderr)
         }
-        for args in [["--threads", "0"], ["--threads", "x"], ["--repeats", "0"]] {
+        for args in [["--threads", "0"], ["--threads", "x"], ["--threads", "1,x"], ["--threads", "1,,2"], ["--repeats", "0"]] {
             let peak = try CommandRunner.run(["bench", "peak"] + args)
             XCTAssertEqual(peak.status, 64, "\(args): \(peak.stderr)")
         }

@@ -89,6 +89,10 @@ final class Int8BackboneTests: XCTestCase {
     /// The attention products in bfloat16 (natively where the CPU has bf16 dot products, emulated elsewhere, so this
     /// runs the same numbers on every CPU) and in float32 both keep the bound; and the policy really changes them.
     func testBFloat16AttentionProductsKeepTheBound() throws {
+        defer {
+            SelfAttention.bfloat16Policy = .whereNative
+            GemmBackend.current = .onednn
+        }
         var report: [String] = []
         var changed = false
         for fixture in Self.astFixtures + Self.wav2vec2Fixtures {
@@ -102,7 +106,6 @@ final class Int8BackboneTests: XCTestCase {
             changed = changed || zip(float32Products, bfloat16Products).contains { $0.values != $1.values }
             report.append("\(fixture) \(String(format: "%.4f / %.4f", e32, e16))")
         }
-        SelfAttention.bfloat16Policy = .whereNative
         XCTAssertTrue(changed, "bfloat16 products give other numbers than float32 ones")
         // Native (oneDNN's bf16 kernels) against emulated (the same rounding, float32 products, under --gemm openblas,
         // whose int8 products are oneDNN's bit for bit): only the order of the sums differs.
@@ -119,7 +122,6 @@ final class Int8BackboneTests: XCTestCase {
                     XCTAssertLessThanOrEqual(maxAbsDifference(a.values, b.values), 1e-4 * scale, "\(fixture) \(a.clip): native vs emulated")
                 }
             }
-            SelfAttention.bfloat16Policy = .whereNative
         }
         print("int8 vs float32, max |Δ| / max |y|, float32 / bfloat16 attention products (\(BFloat16Gemm.isNative ? "native" : "emulated")): "
               + report.joined(separator: ", "))
