@@ -65,7 +65,15 @@ public struct AudioDecoder: Sendable {
         defer { close(fd) }
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
-        return try decode(AudioBytes(fd: fd, size: Int64(status.st_size)), name: path) { sf_open_fd(fd, Int32(SFM_READ), &$0, 0) }
+        // libsndfile gets a descriptor of its own, which it always closes: since 1.0.30 `sf_open_fd` closes the
+        // descriptor it was given when the open fails, even with `close_desc` false (libsndfile issues #948,
+        // #949), so lending it ours made a refused file close `fd` twice, the second time possibly another
+        // thread's newly opened file under the same number.
+        return try decode(AudioBytes(fd: fd, size: Int64(status.st_size)), name: path) { info in
+            let owned = dup(fd)
+            guard owned >= 0 else { return nil }
+            return sf_open_fd(owned, Int32(SFM_READ), &info, 1)
+        }
     }
 
     /// Decodes a whole audio file held in memory (an upload), named `name` in errors: the same checks and results

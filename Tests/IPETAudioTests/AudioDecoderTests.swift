@@ -137,6 +137,47 @@ final class AudioDecoderTests: XCTestCase {
         XCTAssertTrue(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
     }
 
+    /// A file libsndfile refuses must not close a descriptor the decoder does not own.
+    ///
+    /// libsndfile 1.0.30 and later close the descriptor given to `sf_open_fd` when the open fails, even when
+    /// asked not to (libsndfile issues #948, #949). A decoder that then closed it again closed whatever file
+    /// another thread had opened under the same number in between: a concurrent decode failed with
+    /// "Bad file descriptor". Here one thread decodes a text file (refused by `sf_open_fd`) over and over while
+    /// another opens, reads and closes a file; every read must succeed, and the process must hold no more
+    /// descriptors afterwards than before.
+    func testRefusedFilesNeverCloseAnotherThreadsDescriptor() throws {
+        let bad = Fixtures.path("audio/bad_text.wav")
+        let other = Fixtures.path("audio/tone440_2s_16k.wav")
+        let before = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        let failures = FailureLog()
+        let rounds = 20000
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            for round in 0..<rounds {
+                if worker == 0 {
+                    do {
+                        _ = try AudioDecoder.decode(path: bad)
+                        failures.record("\(round): text file accepted")
+                    } catch {
+                        guard case .notAudio? = (error as? AudioError)?.problem else { return failures.record("\(round): \(error)") }
+                    }
+                } else {
+                    let fd = open(other, O_RDONLY)
+                    guard fd >= 0 else { return failures.record("\(round): open failed, errno \(errno)") }
+                    var header = [UInt8](repeating: 0, count: 4)
+                    let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
+                    if got != 4 || header != Array("RIFF".utf8) {
+                        failures.record("\(round): read \(got) bytes, errno \(errno): descriptor closed underneath")
+                    }
+                    close(fd)
+                }
+                if failures.messages.count > 3 { return }
+            }
+        }
+        XCTAssertTrue(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
+        let after = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        XCTAssertEqual(after, before, "descriptors leaked or closed by refused opens")
+    }
+
     /// A WAV claiming ~1 G frames in a 52-byte file is rejected as truncated without allocating for the claim.
     ///
     /// A hostile header: RIFF/WAVE PCM16 mono whose `data` chunk claims 0x7FFFFFF0 bytes (~1.07 G frames) while
