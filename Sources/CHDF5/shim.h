@@ -7,6 +7,7 @@ static inline hid_t    shim_H5T_NATIVE_INT64(void)  { return H5T_NATIVE_INT64; }
 static inline hid_t    shim_H5T_C_S1(void)          { return H5T_C_S1; }
 static inline unsigned shim_H5F_ACC_RDONLY(void)    { return H5F_ACC_RDONLY; }
 static inline unsigned shim_H5F_ACC_TRUNC(void)     { return H5F_ACC_TRUNC; }
+static inline unsigned shim_H5F_ACC_EXCL(void)      { return H5F_ACC_EXCL; }
 static inline hid_t    shim_H5P_DEFAULT(void)       { return H5P_DEFAULT; }
 static inline hid_t    shim_H5S_ALL(void)           { return H5S_ALL; }
 
@@ -14,6 +15,18 @@ static inline hid_t    shim_H5S_ALL(void)           { return H5S_ALL; }
 #include <string.h>
 
 static inline hid_t    shim_H5E_DEFAULT(void)        { return H5E_DEFAULT; }
+
+/* Switches libhdf5's automatic error printing off for the calling thread, once. In a thread-safe build (Debian's)
+   every thread has its own default error stack with its own printing setting, so switching it off on the first
+   thread that used the library left every other thread dumping HDF5-DIAG traces to stderr on failures we expect
+   and turn into errors of our own. */
+static inline void shim_silence_error_printing_on_this_thread(void) {
+    static _Thread_local int silenced = 0;
+    if (!silenced) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        silenced = 1;
+    }
+}
 static inline hid_t    shim_H5T_IEEE_F32LE(void)     { return H5T_IEEE_F32LE; }
 static inline size_t   shim_H5T_VARIABLE(void)       { return H5T_VARIABLE; }
 static inline hid_t    shim_H5P_FILE_CREATE(void)    { return H5P_FILE_CREATE; }

@@ -69,9 +69,10 @@ public struct AudioDecoder: Sendable {
         // descriptor it was given when the open fails, even with `close_desc` false (libsndfile issues #948,
         // #949), so lending it ours made a refused file close `fd` twice, the second time possibly another
         // thread's newly opened file under the same number.
-        return try decode(AudioBytes(fd: fd, size: Int64(status.st_size)), name: path) { info in
-            let owned = dup(fd)
-            guard owned >= 0 else { return nil }
+        // The duplicate is close-on-exec like `fd`, so a process spawned meanwhile inherits neither.
+        return try decode(AudioBytes(fd: fd, size: Int64(status.st_size)), name: path) { (info) throws(AudioError) in
+            let owned = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard owned >= 0 else { throw fail(.cannotOpen(String(cString: strerror(errno)))) }
             return sf_open_fd(owned, Int32(SFM_READ), &info, 1)
         }
     }
@@ -90,7 +91,7 @@ public struct AudioDecoder: Sendable {
 
     /// The decoding both entry points share: `open` opens `source` with libsndfile (under `SndFileLock`).
     private func decode(_ source: AudioBytes, name path: String,
-                        open: (inout SF_INFO) -> OpaquePointer?) throws(AudioError) -> DecodedAudio {
+                        open: (inout SF_INFO) throws(AudioError) -> OpaquePointer?) throws(AudioError) -> DecodedAudio {
         func fail(_ problem: AudioError.Problem) -> AudioError { AudioError(path: path, problem: problem) }
         let fileSize = source.size
         guard fileSize > 0 else { throw fail(.empty) }
@@ -99,7 +100,7 @@ public struct AudioDecoder: Sendable {
 
         var info = SF_INFO()
         let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
-            guard let opened = open(&info) else {
+            guard let opened = try open(&info) else {
                 throw fail(.notAudio(String(cString: sf_strerror(nil))))
             }
             return opened

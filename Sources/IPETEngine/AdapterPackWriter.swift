@@ -78,7 +78,7 @@ public struct AdapterPackWriter {
     public func write(_ tensors: [(name: String, tensor: Tensor)], to path: String) throws -> AdapterPack {
         var writer = SafeTensorsWriter(metadata: metadata, recordsContentDigest: true)
         for (name, t) in tensors { writer.add(.init(name: name, shape: t.shape, floats: t.array, as: dtype)) }
-        let staged = path + ".check-\(getpid())"
+        let staged = AtomicFile.temporaryPath(beside: path, tag: "check")
         do {
             try writer.write(to: staged)
             let pack = try AdapterPack(path: staged)

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -17,10 +19,12 @@ public enum AtomicFile {
         }
     }
 
-    /// Creates `path.tmp-PID`, lets `body` write into its descriptor, fsyncs and renames.
+    /// Creates a fresh temporary file beside `path` (`temporaryPath(beside:)`), lets `body` write into its
+    /// descriptor, fsyncs and renames it over `path`.
     public static func write(to path: String, body: (Int32) throws(FileError) -> Void) throws(FileError) {
-        let temp = "\(path).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temp = temporaryPath(beside: path)
+        // O_EXCL: never write through a file or symlink someone else put under that name.
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError(path: path, reason: MappedFile.errnoText("cannot create")) }
         do throws(FileError) {
             try body(fd)
@@ -32,9 +36,21 @@ public enum AtomicFile {
         }
         close(fd)
         guard rename(temp, path) == 0 else {
+            let reason = MappedFile.errnoText("cannot rename into place")
             unlink(temp)
-            throw FileError(path: path, reason: MappedFile.errnoText("cannot rename into place"))
+            throw FileError(path: path, reason: reason)
         }
+    }
+
+    private static let temporaryCounter = Atomic<Int>(0)
+
+    /// A name beside `path` that no other writer in this process or another uses: `path.tag-PID-N`, N counting
+    /// up per process. Why not the PID alone: two threads writing the same target (a server, a library user) would
+    /// open one temporary file, each truncating and renaming the other's bytes, so a writer that reported success
+    /// could leave the other's content, or an empty file, in place.
+    public static func temporaryPath(beside path: String, tag: String = "tmp") -> String {
+        let n = temporaryCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(path).\(tag)-\(getpid())-\(n)"
     }
 
     public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(FileError) {

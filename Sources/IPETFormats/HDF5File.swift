@@ -107,6 +107,7 @@ public final class HDF5File: @unchecked Sendable {
             }
             let lapl = H5Pcreate(shim_H5P_LINK_ACCESS())
             guard lapl >= 0, shim_refuse_external_links(lapl) >= 0 else {
+                if lapl >= 0 { H5Pclose(lapl) }
                 H5Fclose(file)
                 throw HDF5Error(path: path, object: nil,
                                 problem: .library(operation: "create a link access list", detail: HDF5Library.takeErrorMessage()))

@@ -11,8 +11,9 @@ import CHDF5
 /// Why a lock (`docs/native-libraries.md` §1): libhdf5 is thread-safe only when built so (Debian's 1.10.8 is, other
 /// builds need not be), a thread-safe build serialises every call anyway, and the process-wide setup below must be
 /// used consistently. So every call into the library, including `H5*close` in deinitialisers, goes through
-/// `locked`. The lock is recursive so that helpers can call each other. On first use the library is initialised and
-/// its automatic error printing is switched off: failures become `HDF5Error`s naming the file and object instead of
+/// `locked`. The lock is recursive so that helpers can call each other. On first use the library is initialised, and on
+/// each thread's first use its automatic error printing is switched off (a thread-safe build keeps that setting per
+/// thread): failures become `HDF5Error`s naming the file and object instead of
 /// text on stderr.
 enum HDF5Library {
     private static let mutex = HDF5RecursiveMutex()
@@ -25,11 +26,11 @@ enum HDF5Library {
         defer { mutex.unlock() }
         if !initialized {
             _ = H5open()
-            _ = H5Eset_auto2(shim_H5E_DEFAULT(), nil, nil)
             rawDescriptorsAvailable = shim_register_vl_descriptor_conversion() >= 0
             clearErrors()
             initialized = true
         }
+        shim_silence_error_printing_on_this_thread()
         return try body()
     }
 

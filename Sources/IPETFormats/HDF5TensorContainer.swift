@@ -115,7 +115,7 @@ public struct HDF5TensorContainer: Sendable {
     /// safetensors writer does).
     public func write(to path: String, dtype: DType? = nil) throws(HDF5Error) {
         try validate(path: path, dtype: dtype)
-        let temporary = "\(path).tmp-\(getpid())"
+        let temporary = AtomicFile.temporaryPath(beside: path)
         do {
             try HDF5Library.locked { () throws(HDF5Error) in try writeLocked(to: temporary, finalPath: path, dtype: dtype) }
         } catch {
@@ -186,17 +186,16 @@ public struct HDF5TensorContainer: Sendable {
             throw failure(nil, "set the root group's creation properties")
         }
         let datasetCreate = H5Pcreate(shim_H5P_DATASET_CREATE())
-        guard datasetCreate >= 0, H5Pset_obj_track_times(datasetCreate, false) >= 0 else {
-            throw failure(nil, "create dataset properties")
-        }
+        guard datasetCreate >= 0 else { throw failure(nil, "create dataset properties") }
         defer { H5Pclose(datasetCreate) }
+        guard H5Pset_obj_track_times(datasetCreate, false) >= 0 else { throw failure(nil, "create dataset properties") }
         let access = H5Pcreate(shim_H5P_FILE_ACCESS())
         guard access >= 0 else { throw failure(nil, "create file access properties") }
         defer { H5Pclose(access) }
         guard H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0 else {
             throw failure(nil, "limit the file format to HDF5 1.8")
         }
-        let file = H5Fcreate(temporary, shim_H5F_ACC_TRUNC(), create, access)
+        let file = H5Fcreate(temporary, shim_H5F_ACC_EXCL(), create, access)
         guard file >= 0 else { throw failure(nil, "create the file") }
         var closed = false
         defer { if !closed { H5Fclose(file) } }

@@ -90,7 +90,7 @@ public final class PackParameters: @unchecked Sendable {
         -> PackParameters
     {
         let shapes = Dictionary(uniqueKeysWithValues: layout.tensorShapes.map { ($0.name, $0.shape) })
-        var values = shapes.mapValues { Tensor(zeros: $0) }
+        let values = shapes.mapValues { Tensor(zeros: $0) }
         func uniform(_ name: String, bound: Float) {
             let t = values[name]!.mutableData
             for i in 0..<values[name]!.count { t[i] = generator.uniform(-bound, bound) }

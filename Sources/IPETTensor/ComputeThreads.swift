@@ -13,26 +13,41 @@ import Synchronization
 /// single-threaded (oneDNN's OpenMP team is one thread, §7) and all parallelism is ours: big GEMMs are split into
 /// row blocks, attention runs heads in parallel, each block calling a single-threaded GEMM.
 public enum ComputeThreads {
-    nonisolated(unsafe) private static var configured = 0
+    /// The budget; 0 until configured (explicitly, or on first read). Read lock-free by every parallel loop.
+    private static let configured = Atomic<Int>(0)
+    /// Why the budget is what it is; also serialises configuration, so two threads reading `count` for the first
+    /// time at once neither race on `reason` nor disagree on the value.
+    private static let why = Mutex<String>("")
 
     /// Number of threads our parallel loops use. Defaults to the CPUs this process may use (`ProcessCPUs`).
     public static var count: Int {
-        if configured == 0 { configure(0) }
-        return configured
+        let threads = configured.load(ordering: .acquiring)
+        if threads > 0 { return threads }
+        why.withLock { reason in
+            guard configured.load(ordering: .acquiring) == 0 else { return }
+            let (threads, because) = ProcessCPUs.available()
+            openblas_set_num_threads(1)
+            reason = because
+            configured.store(threads, ordering: .releasing)
+        }
+        return configured.load(ordering: .acquiring)
     }
 
-    /// Why `count` is what it is ("--threads", or `ProcessCPUs`' reason), for `-v`.
-    nonisolated(unsafe) public private(set) static var reason = ""
+    /// Why `count` is what it is (the caller's `reason`, or `ProcessCPUs`' reason), for logs.
+    public static var reason: String {
+        _ = count
+        return why.withLock { $0 }
+    }
 
-    /// Sets the budget (0 = the CPUs this process may use). Call once at start-up, before any computation.
-    public static func configure(_ threads: Int) {
-        if threads > 0 {
-            configured = threads
-            reason = "--threads"
-        } else {
-            (configured, reason) = ProcessCPUs.available()
+    /// Sets the budget (0 = the CPUs this process may use); `reason` says where a positive value came from.
+    /// Call at start-up, before any computation (benchmarks also call it between timed runs).
+    public static func configure(_ threads: Int, reason: String = "set by the caller") {
+        why.withLock { why in
+            let (count, because) = threads > 0 ? (threads, reason) : ProcessCPUs.available()
+            openblas_set_num_threads(1)
+            why = because
+            configured.store(count, ordering: .releasing)
         }
-        openblas_set_num_threads(1)
     }
 
     /// Runs `body(chunk)` for `chunks` chunks, on up to `count` threads. With one thread it runs inline.

@@ -44,8 +44,9 @@ public enum ProcessCPUs {
         func read(_ path: String) -> String? {
             guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
             defer { try? handle.close() }
-            return (try? handle.read(upToCount: 4096)).map { String(decoding: $0 ?? Data(), as: UTF8.self) }?
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            // `try?` flattens, so this reads the same whether this Foundation's read(upToCount:) returns Data or Data?.
+            guard let bytes: Data = try? handle.read(upToCount: 4096) else { return nil }
+            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         // cgroup v2: "max 100000" (no quota) or "<quota> <period>".
         if let line = read("/sys/fs/cgroup/cpu.max") {

@@ -43,7 +43,7 @@ struct ComputeOptions: ParsableArguments {
     }
 
     func apply() {
-        ComputeThreads.configure(threads)
+        ComputeThreads.configure(threads, reason: "--threads")
         GemmBackend.current = gemm
         SelfAttention.bfloat16Policy = int8Attention.policy
         if StageTimer.enabled {

@@ -42,7 +42,7 @@ final class HardeningTests: XCTestCase {
     func testASymlinkOutputIsWrittenThrough() throws {
         let dir = Fixtures.temporaryDirectory("hardening")
         let target = dir.appendingPathComponent("records.jsonl").path
-        FileManager.default.createFile(atPath: target, contents: Data("old\n".utf8))
+        _ = FileManager.default.createFile(atPath: target, contents: Data("old\n".utf8))
         let link = dir.appendingPathComponent("link.jsonl").path
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
         let result = try CommandRunner.run(["predict", "--backbone", backbone, "--pack", keywords, "--quiet", "-o", link,

@@ -14,6 +14,25 @@ final class HDF5Tests: XCTestCase {
 
     // MARK: generic reader
 
+    /// Failures libhdf5 reports (here: a missing object, which `kind(of:)` turns into nil) print nothing on any
+    /// thread. A thread-safe libhdf5 keeps its print-errors setting per thread: switched off only on the first
+    /// thread that used the library, every other thread printed a five-frame HDF5-DIAG trace to stderr.
+    func testLibraryErrorsPrintNothingOnOtherThreads() throws {
+        let file = try HDF5File(path: Fixtures.path("tf/gn-postln/tf_model.h5"))
+        let printed = try StandardErrorCapture.text {
+            for _ in 0..<3 {
+                let done = DispatchSemaphore(value: 0)
+                let thread = Thread {
+                    XCTAssertNil(try? file.kind(of: "/no-such-object"))
+                    done.signal()
+                }
+                thread.start()
+                done.wait()
+            }
+        }
+        XCTAssertFalse(printed.contains("HDF5"), printed)
+    }
+
     /// libhdf5 1.10.8 segfaults when an old-style group's B-tree, symbol-table node or heap address is the undefined
     /// address (a bug hunt found 147 such sites in tf_model.h5): the pre-check refuses each kind by name first.
     func testUndefinedGroupAddressesAreRefusedBeforeLibhdf5FollowsThem() throws {

@@ -9,7 +9,7 @@ import XCTest
 final class WeightValueCheckTests: XCTestCase {
     func testFirstNonFiniteFindsEveryKindAtEveryPosition() {
         let finite: [Float] = [0, -0.0, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude,
-                               .leastNormalMagnitude, 3e38, -1e-45]
+                               .leastNormalMagnitude, 3e38, -.leastNonzeroMagnitude]
         for count in [1, 7, 16, 17, 33, 1000] {
             var values = (0..<count).map { finite[$0 % finite.count] }
             values.withUnsafeBufferPointer { XCTAssertNil(WeightValueCheck.firstNonFinite($0), "\(count)") }
