@@ -1,4 +1,11 @@
 import CSndFile
+import IPETFormats
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes Float32 audio with libsndfile, in the containers and codecs `AudioDecoder` is tested against.
 ///
@@ -27,6 +34,10 @@ public enum AudioFileWriter {
 
     /// Writes `interleaved` (frame-major, `channels` values per frame) to `path`, replacing any existing file.
     /// Samples outside [-1, 1] are clipped by libsndfile for integer formats.
+    ///
+    /// The file is written beside `path` under a fresh name and renamed into place once libsndfile has closed it,
+    /// so a failed write (full disk, an encoder error) leaves any old file as it was and never a partial one that
+    /// would decode as a shorter clip.
     public static func write(interleaved: [Float], channels: Int, sampleRate: Int, format: Format, to path: String)
         throws(AudioError)
     {
@@ -40,8 +51,10 @@ public enum AudioFileWriter {
         info.channels = Int32(channels)
         info.format = format.sndfileFormat
         guard sf_format_check(&info) != 0 else { throw fail("libsndfile cannot write \(format) at \(sampleRate) Hz") }
+        let staging = AtomicFile.temporaryPath(beside: path)
         let file: OpaquePointer = try SndFileLock.withLock { () throws(AudioError) -> OpaquePointer in
-            guard let opened = sf_open(path, Int32(SFM_WRITE), &info) else {
+            guard let opened = sf_open(staging, Int32(SFM_WRITE), &info) else {
+                unlink(staging)
                 throw fail(String(cString: sf_strerror(nil)))
             }
             return opened
@@ -50,7 +63,11 @@ public enum AudioFileWriter {
         let written = interleaved.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
         let writeError = written == frames ? nil : String(cString: sf_strerror(file))
         let closeStatus = SndFileLock.withLock { sf_close(file) }
-        if let writeError { throw fail(writeError) }
-        guard closeStatus == 0 else { throw fail(String(cString: sf_error_number(closeStatus))) }
+        var problem = writeError ?? (closeStatus == 0 ? nil : String(cString: sf_error_number(closeStatus)))
+        if problem == nil, rename(staging, path) != 0 { problem = "cannot rename into place: \(String(cString: strerror(errno)))" }
+        if let problem {
+            unlink(staging)
+            throw fail(problem)
+        }
     }
 }

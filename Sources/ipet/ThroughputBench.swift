@@ -74,8 +74,13 @@ struct ThroughputBench: ParsableCommand {
         let tasks = try pack.isEmpty ? [try TaskModel(backbone: model)] : pack.map { try TaskModel(backbone: model, pack: try AdapterPack(path: $0)) }
         let lengths = seconds.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ipet-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // A fresh private folder (mkdtemp, mode 0700): never one another user could have made, or filled with
+        // symlinks, under a guessable name.
+        var template = Array((FileManager.default.temporaryDirectory.path + "/ipet-bench-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw CommandError("cannot create a temporary folder for the clips: \(String(cString: strerror(errno)))")
+        }
+        let dir = URL(fileURLWithPath: String(cString: made))
         defer { try? FileManager.default.removeItem(at: dir) }
         emit("backbone: \(backbone ?? "synthetic " + synthetic!) (\(model.architecture.rawValue)), threads \(ComputeThreads.count), compute \(model.compute.rawValue), \(tasks.count) task(s)\n")
         emit("clip s  batch  files   seconds   files/s\n")

@@ -272,6 +272,24 @@ final class AudioDecoderTests: XCTestCase {
         }
     }
 
+    /// A write libsndfile refuses after creating the file (Opus at 44.1 kHz, a rate Opus lacks) leaves the old file
+    /// untouched and nothing else in the folder; a write that succeeds replaces it whole.
+    func testRefusedWritesLeaveTheOldFileAndNoPartialOne() throws {
+        let directory = Fixtures.temporaryDirectory("ipet-audio-writer")
+        let path = directory.appendingPathComponent("clip.ogg").path
+        let old = TestSignals.noise(amplitude: 0.2, count: 1600, seed: 7)
+        try AudioFileWriter.write(interleaved: old, channels: 1, sampleRate: 16000, format: .wavFloat32, to: path)
+        let x = TestSignals.noise(amplitude: 0.2, count: 4410, seed: 8)
+        XCTAssertThrowsError(try AudioFileWriter.write(interleaved: x, channels: 1, sampleRate: 44100, format: .oggOpus, to: path)) {
+            XCTAssertTrue("\($0)".contains(path), "\($0)")
+        }
+        XCTAssertEqual(try AudioDecoder.decode(path: path).samples, old)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["clip.ogg"])
+        try AudioFileWriter.write(interleaved: x, channels: 1, sampleRate: 16000, format: .wavFloat32, to: path)
+        XCTAssertEqual(try AudioDecoder.decode(path: path).samples, x)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["clip.ogg"])
+    }
+
     /// Least-squares fit of `a·sin + b·cos + c` at `frequency`: its amplitude √(a²+b²) and the residual RMS.
     static func sinusoidFit(_ x: ArraySlice<Float>, frequency: Double, rate: Double)
         -> (amplitude: Double, residualRMS: Double)
