@@ -14,6 +14,7 @@ struct IPETCommand: ParsableCommand {
 
     /// Every command speaks in one style on standard error (`MessageLogHandler`); `-v` raises the level later.
     static func main() {
+        StandardDescriptors.reserve()
         LoggingSystem.bootstrap { _ in MessageLogHandler() }
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }

@@ -31,6 +31,19 @@ final class OutputSink: @unchecked Sendable {
             isRegularFile = false
             return
         }
+        if let inherited = Self.inheritedDescriptor(named: path) {
+            // `-o /dev/stdout` and friends name a descriptor this process already has. Opening the name again
+            // would open its file anew, without the shell's append mode and at offset 0 (`>> log` lost its old
+            // lines), and the file behind it would be treated as ours: locked, cut, given a settings file beside
+            // `/dev/stdout`. It is written through the descriptor instead, as a stream.
+            let fd = fcntl(inherited, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { throw CommandError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+            descriptor = fd
+            name = path
+            closeAtEnd = true
+            isRegularFile = false
+            return
+        }
         var info = stat()
         let special = stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG
         let fd = open(path, special ? O_WRONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -76,6 +89,20 @@ final class OutputSink: @unchecked Sendable {
     }
 
     /// Keeps the first `length` bytes of a regular file (0: start it anew) and appends after them.
+    /// The descriptor number `path` names when it is one of this process's own descriptors: /dev/stdin, stdout,
+    /// stderr, /dev/fd/N, /proc/self/fd/N.
+    static func inheritedDescriptor(named path: String) -> Int32? {
+        switch path {
+        case "/dev/stdout": return STDOUT_FILENO
+        case "/dev/stderr": return STDERR_FILENO
+        default:
+            for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/\(getpid())/fd/"] where path.hasPrefix(prefix) {
+                return Int32(path.dropFirst(prefix.count))
+            }
+            return nil
+        }
+    }
+
     func truncate(to length: Int) throws {
         guard isRegularFile else { return }
         guard ftruncate(descriptor, off_t(length)) == 0, lseek(descriptor, 0, SEEK_END) >= 0 else {

@@ -67,8 +67,12 @@ struct PredictCommand: ParsableCommand {
             runner = try options.makeRunner(perWindow: perWindow)
             items = try options.items(inputs)
             if let output {
-                _ = try OutputGuard.check(output, against: inputs + items.map(\.path) + options.pack + [options.backbone],
-                                          regularFileOnly: false)
+                let protected = inputs + items.map(\.path) + options.pack + [options.backbone]
+                _ = try OutputGuard.check(output, against: protected, regularFileOnly: false)
+                // The settings file written beside the output must not replace an input either.
+                if OutputSink.inheritedDescriptor(named: output) == nil {
+                    _ = try OutputGuard.check(RunSettings.sidecarPath(for: output), against: protected)
+                }
             }
             // Opening locks the file for this run; nothing in it changes until every check below has passed.
             sink = try OutputSink(path: output)
