@@ -36,6 +36,10 @@ public struct AudioDecoder: Sendable {
     public var truncation: TruncationPolicy
     /// Upper bound on decoded frames (per channel); longer files throw `.tooLong`.
     public var maximumFrames: Int
+    /// Upper bound on the decoded duration, applied once the file's rate is known (nil: only `maximumFrames`).
+    /// What a server sets: a few kilobytes of losslessly compressed silence, or a header claiming 1 Hz, decode to
+    /// hours, and the frame limit alone would let one small upload take gigabytes after resampling.
+    public var maximumSeconds: Double?
 
     /// One hour at 192 kHz: 691 200 000 frames, 2.6 GiB of mono Float32.
     public static let defaultMaximumFrames = 192_000 * 3600
@@ -43,9 +47,11 @@ public struct AudioDecoder: Sendable {
     /// Frames per `sf_readf_float` call (times the channel count is the scratch buffer size).
     static let chunkSamples = 1 << 16
 
-    public init(truncation: TruncationPolicy = .reject, maximumFrames: Int = AudioDecoder.defaultMaximumFrames) {
+    public init(truncation: TruncationPolicy = .reject, maximumFrames: Int = AudioDecoder.defaultMaximumFrames,
+                maximumSeconds: Double? = nil) {
         self.truncation = truncation
         self.maximumFrames = maximumFrames
+        self.maximumSeconds = maximumSeconds
     }
 
     /// Decodes `path` to mono Float32 at its native rate.
@@ -126,7 +132,11 @@ public struct AudioDecoder: Sendable {
         var mono: [Float] = []
         // A header may claim 2^40 frames; reserve no more than the file could hold uncompressed (compressed
         // files that decode to more simply grow the array).
-        let plausible = min(Int(clamping: declaredFrames), Int(clamping: fileSize), maximumFrames, 1 << 24)
+        var frameLimit = maximumFrames
+        if let maximumSeconds, maximumSeconds.isFinite, maximumSeconds >= 0 {
+            frameLimit = min(frameLimit, Int((maximumSeconds * Double(info.samplerate)).rounded(.up)))
+        }
+        let plausible = min(Int(clamping: declaredFrames), Int(clamping: fileSize), frameLimit, 1 << 24)
         let reservation = declaredFrames > 0 ? plausible : chunkFrames
         mono.reserveCapacity(reservation)
         let scale = Float(channels)
@@ -135,7 +145,7 @@ public struct AudioDecoder: Sendable {
             let got = scratch.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(chunkFrames)) }
             if got <= 0 { break }
             let frames = Int(got)
-            guard mono.count + frames <= maximumFrames else { throw fail(.tooLong(limitFrames: maximumFrames)) }
+            guard mono.count + frames <= frameLimit else { throw fail(.tooLong(limitFrames: frameLimit)) }
             // Float formats can carry NaN / infinity, which would turn every score into NaN downstream.
             if let bad = scratch.withUnsafeBufferPointer({ $0[0..<(frames * channels)].firstIndex { !$0.isFinite } }) {
                 throw fail(.nonFinite(frame: mono.count + bad / channels))

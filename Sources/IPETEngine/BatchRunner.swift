@@ -23,6 +23,8 @@ public final class BatchRunner: @unchecked Sendable {
         public var batchSize = 1
         /// Inputs decoded ahead of the model.
         public var prefetch = 8
+        /// Longest input decoded, in seconds (at most `AudioInput.maximumSeconds`); longer ones fail with an error.
+        public var maximumSeconds = AudioInput.maximumSeconds
 
         public init(window: Double? = nil, hop: Double? = nil, perWindow: Bool = false, segments: Int? = nil, batchSize: Int = 1,
                     prefetch: Int = 8) {
@@ -123,9 +125,10 @@ public final class BatchRunner: @unchecked Sendable {
         let samples: [Float]
         do {
             if let contents {
-                samples = try AudioInput.load(bytes: contents, name: item.path, sampleRate: backbone.sampleRate)
+                samples = try AudioInput.load(bytes: contents, name: item.path, sampleRate: backbone.sampleRate,
+                                              limit: options.maximumSeconds)
             } else {
-                samples = try AudioInput.load(item, sampleRate: backbone.sampleRate)
+                samples = try AudioInput.load(item, sampleRate: backbone.sampleRate, limit: options.maximumSeconds)
             }
         } catch {
             return Prepared(index: index, item: item, windows: [:], errors: [:], decodeError: EngineError(error, about: item.path))

@@ -25,7 +25,9 @@ struct ClassifyQuery {
         perWindow = try query.bool("per_window")
     }
 
-    func options(maxBatch: Int) -> BatchRunner.Options {
-        BatchRunner.Options(window: window, hop: hop, perWindow: perWindow, batchSize: maxBatch)
+    func options(maxBatch: Int, maxAudioSeconds: Double) -> BatchRunner.Options {
+        var options = BatchRunner.Options(window: window, hop: hop, perWindow: perWindow, batchSize: maxBatch)
+        options.maximumSeconds = maxAudioSeconds
+        return options
     }
 }

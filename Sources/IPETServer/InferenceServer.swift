@@ -22,6 +22,7 @@ public enum InferenceServer {
         let host = configuration.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "ipet"),
             services: [service],
             onServerRunning: { channel in
@@ -32,5 +33,12 @@ public enum InferenceServer {
             logger: logger)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         onStopped(service)
+    }
+
+    /// A `Duration` in whole nanoseconds, for NIO's `TimeAmount`.
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max
+            : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

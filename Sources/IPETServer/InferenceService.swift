@@ -119,7 +119,7 @@ public final class InferenceService: Service, @unchecked Sendable {
         for snapshot in snapshots { metrics.recordPackRequest(snapshot.name) }
         let runner: BatchRunner
         do {
-            runner = try BatchRunner(backbone: ready.registry.backbone, tasks: tasks, options: query.options(maxBatch: configuration.maxBatch))
+            runner = try BatchRunner(backbone: ready.registry.backbone, tasks: tasks, options: query.options(maxBatch: configuration.maxBatch, maxAudioSeconds: configuration.maxAudioSeconds))
         } catch {
             throw ServerError(.badRequest, Self.describe(error))
         }
@@ -172,6 +172,7 @@ public final class InferenceService: Service, @unchecked Sendable {
         let backbone = ready.registry.backbone
         let task: TaskModel
         var options = BatchRunner.Options(window: 0, batchSize: configuration.maxBatch)
+        options.maximumSeconds = configuration.maxAudioSeconds
         if let name = query.pack {
             let snapshot = try await ready.registry.snapshots([name])[0]
             guard snapshot.task.pack?.taskHead.givesEmbeddings == true else {

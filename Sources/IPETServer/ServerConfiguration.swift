@@ -20,6 +20,15 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(60)
     /// Bearer token that pack changes need; nil disables them (packs are then fixed at start).
     public var adminToken: String?
+    /// Longest audio a request may carry, in seconds once decoded. Bounds what one upload costs in memory and time
+    /// whatever its encoding: without it a few kilobytes (a FLAC of silence, a WAV header claiming 1 Hz) decode
+    /// and resample to hours of audio.
+    public var maxAudioSeconds = 600.0
+    /// How long a connection may send nothing while its request is incomplete (a stalled header or body), or sit
+    /// idle between requests, before it is closed. Without it a client that stops mid-request holds its connection,
+    /// and a file descriptor, forever, and thousands of them starve the server; graceful shutdown also waited for
+    /// them. Connections whose request is complete and being answered are never closed by it.
+    public var idleTimeout: Duration = .seconds(30)
     /// Threads that decode uploads and compute features, beside the compute threads.
     public var decodeThreads = 1
 

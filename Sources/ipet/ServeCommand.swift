@@ -43,7 +43,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("batch-wait-ms"), help: "How long a request waits for others to share its batch, in milliseconds.")
     var batchWaitMs = 5.0
 
-    @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more are answered 503 with Retry-After.")
+    @Option(name: .customLong("max-queue"), help: "Most requests waiting for the model; more are answered 503 with Retry-After (0: every inference request is).")
     var maxQueue = 64
 
     @Option(name: .customLong("max-body-mb"), help: "Largest request body in MB (1 MB = 2^20 bytes); larger ones are answered 413.")
@@ -51,6 +51,12 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .customLong("request-timeout-s"), help: "Seconds a request may take; past it, 504 and its work is dropped.")
     var requestTimeoutS = 60.0
+
+    @Option(name: .customLong("max-audio-s"), help: "Longest audio a request may carry, in seconds once decoded (longer uploads are answered 400).")
+    var maxAudioS = 600.0
+
+    @Option(name: .customLong("idle-timeout-s"), help: "Seconds a connection may send nothing while its request is incomplete, or stay idle between requests, before it is closed.")
+    var idleTimeoutS = 30.0
 
     @Option(name: .customLong("admin-token-file"), help: "A file holding the bearer token that PUT and DELETE /v1/packs/NAME need (without it they answer 403).")
     var adminTokenFile: String?
@@ -68,6 +74,10 @@ struct ServeCommand: ParsableCommand {
         guard maxBodyMb.isFinite, maxBodyMb > 0, maxBodyMb <= 4096 else { throw ValidationError("--max-body-mb takes more than 0 up to 4096") }
         guard requestTimeoutS.isFinite, requestTimeoutS > 0, requestTimeoutS <= 86_400 else {
             throw ValidationError("--request-timeout-s takes more than 0 up to 86400")
+        }
+        guard maxAudioS.isFinite, maxAudioS > 0, maxAudioS <= 43_200 else { throw ValidationError("--max-audio-s takes more than 0 up to 43200") }
+        guard idleTimeoutS.isFinite, idleTimeoutS > 0, idleTimeoutS <= 86_400 else {
+            throw ValidationError("--idle-timeout-s takes more than 0 up to 86400")
         }
         for spec in pack where Self.split(spec).name.isEmpty { throw ValidationError("--pack \(spec): the name before '=' is empty") }
     }
@@ -111,6 +121,8 @@ struct ServeCommand: ParsableCommand {
         configuration.maxQueue = maxQueue
         configuration.maxBodyBytes = Int(maxBodyMb * 1_048_576)
         configuration.requestTimeout = .milliseconds(Int64(requestTimeoutS * 1000))
+        configuration.maxAudioSeconds = maxAudioS
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeoutS * 1000))
         let backbonePath = backbone
         let allowMismatch = allowMismatch
         let startPacks = packs

@@ -230,6 +230,15 @@ final class AudioDecoderTests: XCTestCase {
         }
     }
 
+    /// The duration limit is read at the file's own rate: 1.5 s of a 2 s clip at 16 kHz is 24 000 frames; 2 s passes.
+    func testDurationLimit() throws {
+        let path = Fixtures.path("audio/tone440_2s_16k.wav")
+        XCTAssertThrowsError(try AudioDecoder(maximumSeconds: 1.5).decode(path: path)) { error in
+            XCTAssertEqual((error as? AudioError)?.problem, .tooLong(limitFrames: 24_000))
+        }
+        XCTAssertEqual(try AudioDecoder(maximumSeconds: 2).decode(path: path).samples.count, 32_000)
+    }
+
     /// Round-trips every container and codec libsndfile writes (`AudioFileWriter.Format.allCases`).
     ///
     /// Every codec libsndfile writes must come back with the right rate, length (within the codec's padding)
