@@ -2,6 +2,12 @@ import Foundation
 import IPETFormats
 import IPETModels
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Labelled audio for training a pack: the files, one class each, and the class names in logit order (sorted by
 /// their UTF-8 bytes, as Python's `sorted` orders folder names).
 public struct TrainingSet: Sendable {
@@ -29,15 +35,7 @@ public struct TrainingSet: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EngineError(path: path, "is not a folder (training data is a folder with one sub-folder per class)")
         }
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw EngineError(path: path, "cannot list the folder: \(error.localizedDescription)")
-        }
-        let folders = names.filter { name in
-            var sub: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &sub)
-                && sub.boolValue
-        }.sorted(by: bytewise)
+        let folders = try classFolders(path, extensions: extensions).sorted(by: bytewise)
         guard !folders.isEmpty else {
             throw EngineError(path: path, "has no class sub-folders (put each class's audio in a sub-folder named after the class)")
         }
@@ -55,6 +53,54 @@ public struct TrainingSet: Sendable {
             }
         }
         return TrainingSet(classes: classes, items: items, labels: labels, source: path)
+    }
+
+    /// The class sub-folders of `path` (hidden ones aside), listed on raw bytes so that nothing is skipped without a
+    /// word: Foundation's listing dropped a folder whose name is not UTF-8, and audio files beside the class
+    /// folders or links to missing folders were ignored, so a run trained on less data than the user gave it and
+    /// said nothing. Each of those is an error naming the entries.
+    private static func classFolders(_ path: String, extensions: Set<String>) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw EngineError(path: path, "cannot list the folder: \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var folders: [String] = [], notText: [String] = [], looseAudio: [String] = [], dangling: [String] = []
+        while let entry = readdir(dir) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            guard bytes.first != UInt8(ascii: ".") else { continue }
+            let full = Array(path.utf8) + [UInt8(ascii: "/")] + bytes
+            let cPath = full.map { CChar(bitPattern: $0) } + [0]
+            var info = stat()
+            guard stat(cPath, &info) == 0 else {
+                var link = stat()
+                if lstat(cPath, &link) == 0, link.st_mode & S_IFMT == S_IFLNK { dangling.append(PathText.escape(bytes)) }
+                continue
+            }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                guard let name = String(validating: bytes, as: UTF8.self) else {
+                    notText.append(PathText.escape(bytes))
+                    continue
+                }
+                folders.append(name)
+            } else if let name = String(validating: bytes, as: UTF8.self),
+                      extensions.contains((name as NSString).pathExtension.lowercased()) {
+                looseAudio.append(name)
+            }
+        }
+        func some(_ names: [String]) -> String {
+            names.sorted().prefix(3).joined(separator: ", ") + (names.count > 3 ? " and \(names.count - 3) more" : "")
+        }
+        if !notText.isEmpty {
+            throw EngineError(path: path, "class folder names must be UTF-8 text (they become the pack's labels); rename \(some(notText))")
+        }
+        if !dangling.isEmpty {
+            throw EngineError(path: path, "links to missing class folders: \(some(dangling))")
+        }
+        if !looseAudio.isEmpty {
+            throw EngineError(path: path, "holds audio outside the class sub-folders (\(some(looseAudio))); move each file into "
+                + "the sub-folder of its class")
+        }
+        return folders
     }
 
     /// A manifest (`InputCatalog.manifest`: CSV, TSV or JSON Lines) whose rows have one label each. `classes` as for
