@@ -85,7 +85,9 @@ public enum InputCatalog {
     public static func manifest(_ path: String) throws -> [InputItem] {
         let text: String
         do {
-            guard let decoded = String(validating: try RegularFile.read(path, limit: maximumManifestBytes), as: UTF8.self) else {
+            // A UTF-8 byte-order mark (what spreadsheet programs write first) is not part of the first column's name.
+            let bytes = try RegularFile.read(path, limit: maximumManifestBytes)
+            guard let decoded = String(validating: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...], as: UTF8.self) else {
                 throw EngineError(path: path, "the manifest is not UTF-8 text")
             }
             text = decoded

@@ -23,7 +23,8 @@ enum VerificationTextFile {
         } catch {
             throw EngineError(path: path, FileManager.default.fileExists(atPath: path) ? error.reason : "no such file")
         }
-        guard let text = String(validating: data, as: UTF8.self) else {
+        // A UTF-8 byte-order mark (what spreadsheet programs write first) is not text of the file.
+        guard let text = String(validating: data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...], as: UTF8.self) else {
             throw EngineError(path: path, "not UTF-8 text")
         }
         return text
