@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import IPETFormats
+import NIOHTTP1
 
 /// Turns every failure into `{"error": "..."}` with its status (the service's `ServerError`s, Hummingbird's own
 /// 404 for an unknown route, anything unexpected as 500), and counts and times every answer for `/metrics`.
@@ -20,6 +21,9 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.status == .notFound ? "no route \(request.method.rawValue) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
             response = Self.error(error.status, message, headers: [:])
+        } catch let error as HTTPParserError {
+            // A malformed request (a bad chunk-size line, say) found while its body streams in: the client's fault.
+            response = Self.error(.badRequest, "malformed HTTP request: \(error)", headers: [:])
         } catch {
             response = Self.error(.internalServerError, "\(error)", headers: [:])
         }

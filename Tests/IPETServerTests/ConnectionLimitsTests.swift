@@ -49,6 +49,17 @@ final class ConnectionLimitsTests: XCTestCase {
         }
     }
 
+    /// A chunked body with a malformed chunk-size line is the client's error: 400, not 500.
+    func testAMalformedChunkSizeIsABadRequest() async throws {
+        _ = try await DemoServer.with(["--pack", DemoServer.keywords]) { _, server in
+            let port = try XCTUnwrap(URL(string: server.url)?.port)
+            let request = "POST /v1/classify?pack=keywords HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "zz\r\nRIFF\r\n0\r\n\r\n"
+            let head = try Self.reply(port: port, sending: request)
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 400"), head)
+        }
+    }
+
     /// Limits out of range are refused at start.
     func testBadLimitsAreRefusedBeforeListening() throws {
         for args in [["--max-audio-s", "0"], ["--idle-timeout-s", "-1"], ["--max-audio-s", "nan"], ["--idle-timeout-s", "1e9"]] {
@@ -68,12 +79,24 @@ final class ConnectionLimitsTests: XCTestCase {
         return bytes
     }
 
-    /// Connects, sends `text`, and waits for the server to close the connection: the seconds it took, or nil
-    /// when it was still open after `giveUpAfter` seconds.
-    static func secondsUntilClosed(port: Int, sending text: String, giveUpAfter: Int) throws -> Double? {
+    /// Connects, sends `text`, and returns the first bytes of the answer (empty if the connection closed first).
+    static func reply(port: Int, sending text: String) throws -> String {
+        let fd = try connectLoopback(port: port)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+            throw POSIXError(.EPIPE)
+        }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
+    static func connectLoopback(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -81,7 +104,18 @@ final class ConnectionLimitsTests: XCTestCase {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return fd
+    }
+
+    /// Connects, sends `text`, and waits for the server to close the connection: the seconds it took, or nil
+    /// when it was still open after `giveUpAfter` seconds.
+    static func secondsUntilClosed(port: Int, sending text: String, giveUpAfter: Int) throws -> Double? {
+        let fd = try connectLoopback(port: port)
+        defer { close(fd) }
         let bytes = Array(text.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
             throw POSIXError(.EPIPE)
