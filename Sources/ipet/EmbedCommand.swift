@@ -84,6 +84,12 @@ struct EmbedCommand: ParsableCommand {
             runner = try BatchRunner(backbone: model, tasks: [task], options: .init(
                 window: 0, segments: segmented ? SegmentEmbedder(task: task, count: segments).count : nil))
             files = try InputCatalog.expand(inputs)
+            // Each embedding is stored under its input's name; safetensors reserves one name for the header's
+            // metadata, so such an input is refused now rather than after every file has been computed.
+            if let reserved = files.first(where: { $0.name == "__metadata__" }) {
+                throw CommandError("\(reserved.path): an input named __metadata__ cannot be stored (safetensors reserves that "
+                                   + "name for its metadata); rename the file or give it by another path")
+            }
             target = try OutputGuard.check(output, against: inputs + files.map(\.path) + [backbone] + (pack.map { [$0] } ?? []))
         } catch {
             throw fail(error)

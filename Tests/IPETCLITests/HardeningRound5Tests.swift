@@ -71,4 +71,17 @@ final class HardeningRound5Tests: XCTestCase {
         XCTAssertEqual(second.status, 1)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: pack)), try Data(contentsOf: URL(fileURLWithPath: demoPack)))
     }
+
+    /// `embed` with an input named `__metadata__` (the name safetensors reserves) is refused before anything is
+    /// computed, naming the input; it used to compute every file and then fail blaming the output file.
+    func testEmbedRefusesAnInputNamedLikeTheMetadataBeforeComputing() throws {
+        let dir = Fixtures.temporaryDirectory("round5-embed")
+        try FileManager.default.copyItem(atPath: clips[0], toPath: dir.appendingPathComponent("__metadata__").path)
+        let output = dir.appendingPathComponent("e.safetensors").path
+        let result = try CommandRunner.run(["embed", "--backbone", demoBackbone, "-o", output, "__metadata__", clips[1]],
+                                           directory: dir, timeout: timeout)
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("__metadata__") && result.stderr.contains("reserves"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
 }
