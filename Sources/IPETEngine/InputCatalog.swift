@@ -11,22 +11,29 @@ public enum InputCatalog {
 
     /// Expands `inputs` (files, folders searched recursively, manifests ending in .csv/.jsonl/.json), keeping
     /// only `extensions` inside folders (explicit files are always kept), sorted by name within each folder,
-    /// de-duplicated by file (one file under two spellings runs once); a folder without any such file is an error.
+    /// de-duplicated by file (`FileIdentity`: one file under two spellings, or a symlink and its target, runs once,
+    /// under the first spelling; each spelling dropped is named in a warning); a folder without any such file is an
+    /// error.
     /// With `labelsFromFolders`, a file's label is the name of the folder below the given folder that contains it
     /// (`FOLDER/dog/x.wav` → "dog").
     public static func expand(
         _ inputs: [String], extensions: Set<String> = AudioInput.audioExtensions, labelsFromFolders: Bool = false
     ) throws -> [InputItem] {
         var out: [InputItem] = []
-        var seen = Set<[UInt8]>()
+        var kept: [[UInt8]: String] = [:]  // identity → the record name it runs under
         var fileByName: [String: [UInt8]] = [:]
-        let cwd = Array(FileManager.default.currentDirectoryPath.utf8)
+        var dropped: [(name: String, kept: String)] = []
         func add(_ item: InputItem) throws {
-            // One file under two spellings (clips/a.wav, ./clips/a.wav, /abs/clips/a.wav) runs once; two files under
-            // one output name (a.wav from two manifests in different folders) would make the records ambiguous.
-            let absolute = item.fileSystemPath.first == UInt8(ascii: "/") ? item.fileSystemPath : cwd + [UInt8(ascii: "/")] + item.fileSystemPath
-            let key = PathText.tidy(absolute)
-            guard seen.insert(key).inserted else { return }
+            // One file under two spellings (clips/a.wav, ./clips/a.wav, /abs/clips/a.wav, clips/../clips/a.wav, a path
+            // through a symlinked folder, a symlink to another input) runs once, under the first; `--resume` matches
+            // records to inputs by the same rule. Two files under one output name (a.wav from two manifests in
+            // different folders) would make the records ambiguous.
+            let key = FileIdentity.of(item.fileSystemPath)
+            if let first = kept[key] {
+                if first != item.name { dropped.append((item.name, first)) }
+                return
+            }
+            kept[key] = item.name
             if let other = fileByName[item.name], other != key {
                 throw EngineError(path: item.path, "has the same output name \"\(item.name)\" as \(PathText.escape(other)); "
                                          + "records would be ambiguous (list the files relative to one folder)")
@@ -69,7 +76,20 @@ public enum InputCatalog {
                 try add(InputItem(fileSystemPath: full, labels: labels, shardKey: PathText.escape(relative)))
             }
         }
+        reportDuplicates(dropped)
         return out
+    }
+
+    /// The most duplicate spellings named one by one; the rest are counted.
+    static let duplicatesNamed = 10
+
+    static func reportDuplicates(_ dropped: [(name: String, kept: String)]) {
+        for d in dropped.prefix(duplicatesNamed) {
+            logger.warning("\(d.name) is the same file as \(d.kept); it runs once, and its records are named \(d.kept)")
+        }
+        if dropped.count > duplicatesNamed {
+            logger.warning("\(dropped.count - duplicatesNamed) more inputs are the same file as an earlier input under another spelling; each runs once, under its first spelling")
+        }
     }
 
     /// A manifest row's path as records spell it (`PathText`).

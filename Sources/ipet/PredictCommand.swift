@@ -81,7 +81,7 @@ struct PredictCommand: ParsableCommand {
             if resume, let output {
                 guard sink.isRegularFile else { throw CommandError("\(output): --resume needs a regular file to read back") }
                 resumed = try ResumeState.parse(try sink.existingContent(), format: format, path: output)
-                if resumed.records > 0 { try settings.check(resuming: output) }
+                if resumed.records > 0 { try settings.check(resuming: output, relativeNames: resumed.hasRelativeNames) }
             }
             if let output, sink.isRegularFile { try settings.write(beside: output) }
             try sink.truncate(to: resumed.keptBytes)

@@ -86,7 +86,8 @@ struct ResumeState {
         return byFile[Self.identity(item.fileSystemPath)] ?? []
     }
 
-    /// The answered packs keyed by the file each record names (resolved against the current folder).
+    /// The answered packs keyed by the file each record names (resolved against the current folder, which
+    /// `RunSettings.check` has made sure is the folder the records were written from).
     func answeredByFile() -> [[UInt8]: Set<String>] {
         var out: [[UInt8]: Set<String>] = [:]
         for (name, packs) in answered {
@@ -96,14 +97,10 @@ struct ResumeState {
         return out
     }
 
-    /// A file's identity: its real path (symlinks and `..` resolved) when it exists, else the tidied absolute path.
-    static func identity(_ path: [UInt8]) -> [UInt8] {
-        let cPath = path.map { CChar(bitPattern: $0) } + [0]
-        if let resolved = realpath(cPath, nil) {
-            defer { free(resolved) }
-            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(resolved).assumingMemoryBound(to: UInt8.self), count: strlen(resolved)))
-        }
-        let cwd = Array(FileManager.default.currentDirectoryPath.utf8)
-        return PathText.tidy(path.first == UInt8(ascii: "/") ? path : cwd + [UInt8(ascii: "/")] + path)
-    }
+    /// A file's identity (`FileIdentity`: the rule a fresh run de-duplicates its inputs by).
+    static func identity(_ path: [UInt8]) -> [UInt8] { FileIdentity.of(path) }
+
+    /// Whether some kept record names its file by a relative path (which means something only in the folder the
+    /// run that wrote it ran in).
+    var hasRelativeNames: Bool { answered.keys.contains { !$0.hasPrefix("/") } }
 }
