@@ -45,6 +45,7 @@ public struct CheckpointInspection: Sendable {
     /// PyTorch or HDF5 weight file, or an IPET pack.
     public static func inspect(_ path: String) throws -> CheckpointInspection {
         var isDirectory: ObjCBool = false
+        if let problem = RegularFile.unreachable(path) { throw EngineError(path: path, problem) }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw EngineError(path: path, "no such file or directory")
         }

@@ -16,7 +16,9 @@ public enum VerificationScoreFile {
                     path: path, line: line, "expected `label score` (label 1 = same speaker), got \(VerificationTextFile.fieldCount(fields.count))")
             }
             let label = try VerificationTextFile.parseLabel(fields[0], path: path, line: line)
-            guard let score = Double(fields[1]) else {
+            // Decimal only: Swift's Double("0x10") is 16, which no score file means (nan and inf are read, then
+            // refused below as not finite).
+            guard !fields[1].lowercased().contains("x"), let score = Double(fields[1]) else {
                 throw EngineError(path: path, line: line, "score \"\(fields[1])\" is not a number")
             }
             guard score.isFinite else {

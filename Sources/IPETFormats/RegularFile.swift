@@ -100,6 +100,15 @@ public enum RegularFile {
     }
 
     static func errnoText(_ what: String) -> String { "\(what): \(String(cString: strerror(errno)))" }
+
+    /// Why `path` cannot be looked at ("no such file or directory", "too many levels of symbolic links" for a link
+    /// loop, "permission denied"), or nil when it can. Never opens it.
+    public static func unreachable(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) != 0 else { return nil }
+        let text = String(cString: strerror(errno))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
 }
 
 // The C library's `open` and `read`, spelled so that the static methods above do not shadow them.

@@ -22,6 +22,7 @@ public enum CheckpointImporter {
     /// before anything is decided about the model.
     public static func read(_ path: String) throws -> CheckpointSource {
         var isDirectory: ObjCBool = false
+        if let problem = RegularFile.unreachable(path) { throw ModelError(path, problem) }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelError(path, "no such file or directory")
         }

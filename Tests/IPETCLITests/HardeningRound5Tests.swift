@@ -84,4 +84,14 @@ final class HardeningRound5Tests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("__metadata__") && result.stderr.contains("reserves"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
     }
+
+    /// `inspect` on a symbolic-link loop says so, instead of "no such file or directory".
+    func testInspectNamesASymlinkLoop() throws {
+        let dir = Fixtures.temporaryDirectory("round5-loop")
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("a").path, withDestinationPath: "b")
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("b").path, withDestinationPath: "a")
+        let result = try CommandRunner.run(["inspect", dir.appendingPathComponent("a").path], timeout: timeout)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("too many levels of symbolic links"), result.stderr)
+    }
 }

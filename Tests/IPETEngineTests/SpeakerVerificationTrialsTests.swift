@@ -59,6 +59,8 @@ final class SpeakerVerificationTrialsTests: XCTestCase {
             ("1 0.5\n0 nan\n", "s.txt:2: score \"nan\" is not a finite number"),
             ("1 0.5\n0 inf\n", "s.txt:2: score \"inf\" is not a finite number"),
             ("1 0.5\n\n0 abc\n", "s.txt:3: score \"abc\" is not a number"),
+            ("1 0x10\n", "s.txt:1: score \"0x10\" is not a number"),
+            ("1 -0X1p-2\n", "s.txt:1: score \"-0X1p-2\" is not a number"),
             ("0.5\n", "s.txt:1: expected `label score` (label 1 = same speaker), got 1 field"),
             ("1 0.5\n2 0.5\n", "s.txt:2: label \"2\" must be 1 (same speaker) or 0 (different speakers)"),
         ]
