@@ -329,11 +329,3 @@ final class AudioDecoderTests: XCTestCase {
         return ((a * a + b * b).squareRoot(), (residual / n).squareRoot())
     }
 }
-
-/// Collects failures from concurrent workers.
-final class FailureLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    func record(_ message: String) { lock.withLock { stored.append(message) } }
-    var messages: [String] { lock.withLock { stored } }
-}

@@ -21,16 +21,16 @@ final class AtomicWriteTests: XCTestCase {
         let directory = Fixtures.temporaryDirectory("atomic-write")
         let target = directory.appendingPathComponent("out.bin").path
         let contents: [[UInt8]] = [Array(repeating: 0x41, count: 1 << 20), Array(repeating: 0x42, count: 1 << 20)]
-        let failures = FailureRecord()
+        let failures = FailureLog()
         for round in 0..<40 {
             DispatchQueue.concurrentPerform(iterations: 2) { writer in
-                do { try AtomicFile.write(contents[writer], to: target) } catch { failures.add("round \(round), writer \(writer): \(error)") }
+                do { try AtomicFile.write(contents[writer], to: target) } catch { failures.record("round \(round), writer \(writer): \(error)") }
             }
             let written = [UInt8](try Data(contentsOf: URL(fileURLWithPath: target)))
-            if !contents.contains(written) { failures.add("round \(round): the target holds \(written.count) bytes of neither writer") }
-            if failures.count > 3 { break }
+            if !contents.contains(written) { failures.record("round \(round): the target holds \(written.count) bytes of neither writer") }
+            if failures.messages.count > 3 { break }
         }
-        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(failures.messages, [])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["out.bin"])
     }
 
@@ -43,26 +43,26 @@ final class AtomicWriteTests: XCTestCase {
             HDF5TensorContainer(metadata: [("writer", "\(writer)")],
                                 tensors: [.init(name: "t", shape: [64, 64], values: Array(repeating: Float(writer + 1), count: 4096))])
         }
-        let failures = FailureRecord()
+        let failures = FailureLog()
         for round in 0..<25 {
             DispatchQueue.concurrentPerform(iterations: 2) { writer in
-                do { try containers[writer].write(to: target) } catch { failures.add("round \(round), writer \(writer): \(error)") }
+                do { try containers[writer].write(to: target) } catch { failures.record("round \(round), writer \(writer): \(error)") }
             }
             do {
                 let read = try HDF5TensorContainer(path: target)
                 guard let writer = read.metadata.first(where: { $0.key == "writer" }).flatMap({ Int($0.value) }),
                       containers.indices.contains(writer)
                 else {
-                    failures.add("round \(round): the container read back has no writer metadata (\(read.metadata))")
+                    failures.record("round \(round): the container read back has no writer metadata (\(read.metadata))")
                     continue
                 }
-                if read.tensors != containers[writer].tensors { failures.add("round \(round): tensors differ from writer \(writer)'s") }
+                if read.tensors != containers[writer].tensors { failures.record("round \(round): tensors differ from writer \(writer)'s") }
             } catch {
-                failures.add("round \(round): \(error)")
+                failures.record("round \(round): \(error)")
             }
-            if failures.count > 3 { break }
+            if failures.messages.count > 3 { break }
         }
-        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(failures.messages, [])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["out.h5"])
     }
 
@@ -84,13 +84,4 @@ final class AtomicWriteTests: XCTestCase {
         XCTAssertEqual(names.count, 100)
         XCTAssertTrue(names.allSatisfy { $0.hasPrefix("/x/out.bin.tmp-\(getpid())-") })
     }
-}
-
-/// Failure messages collected from several threads.
-private final class FailureRecord: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-    func add(_ message: String) { lock.withLock { messages.append(message) } }
-    var all: [String] { lock.withLock { messages } }
-    var count: Int { all.count }
 }

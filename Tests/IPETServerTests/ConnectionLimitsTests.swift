@@ -81,7 +81,7 @@ final class ConnectionLimitsTests: XCTestCase {
 
     /// Connects, sends `text`, and returns the first bytes of the answer (empty if the connection closed first).
     static func reply(port: Int, sending text: String) throws -> String {
-        let fd = try connectLoopback(port: port)
+        let fd = try LoopbackSocket.connect(port: port)
         defer { close(fd) }
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -94,27 +94,10 @@ final class ConnectionLimitsTests: XCTestCase {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
     }
 
-    static func connectLoopback(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
-        return fd
-    }
-
     /// Connects, sends `text`, and waits for the server to close the connection: the seconds it took, or nil
     /// when it was still open after `giveUpAfter` seconds.
     static func secondsUntilClosed(port: Int, sending text: String, giveUpAfter: Int) throws -> Double? {
-        let fd = try connectLoopback(port: port)
+        let fd = try LoopbackSocket.connect(port: port)
         defer { close(fd) }
         let bytes = Array(text.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
